@@ -9,6 +9,10 @@ export const ExclusionSchema = z.enum([
   "over_concurrency",
   "overridden",
   "not_in_chain",
+  /** Named in a chain but no profile in `tools` has that name. */
+  "unknown_tool",
+  /** Eligible, but the chosen tool and `max_fallbacks` fallbacks were already taken. */
+  "beyond_max_fallbacks",
 ]);
 export type Exclusion = z.infer<typeof ExclusionSchema>;
 
