@@ -19,7 +19,9 @@ export const BUILTIN_CAPABILITIES = [
 export const NameSchema = z
   .string()
   .regex(/^[a-z][a-z0-9_-]{0,62}$/, "a lower-case name: letters, digits, '-' or '_', starting with a letter");
-const EnvNameSchema = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, "an environment variable name such as OPENAI_API_KEY");
+const EnvNameSchema = z
+  .string()
+  .regex(/^[A-Z_][A-Z0-9_]*$/, "an environment variable name such as OPENAI_API_KEY");
 const Seconds = (max: number) => z.number().int().positive().max(max);
 
 export const ToolProfileSchema = z
@@ -41,6 +43,8 @@ export const ToolProfileSchema = z
     env: z.array(EnvNameSchema).default([]),
     /** Needed variables of which at least one must be set for the tool to count as available. */
     env_any_of: z.array(EnvNameSchema).default([]),
+    /** Passed through when set, never required: model and endpoint settings (AIDER_MODEL, OPENAI_BASE_URL). */
+    env_optional: z.array(EnvNameSchema).default([]),
     capabilities: z.array(NameSchema).min(1),
     timeout_seconds: Seconds(6 * 3600).default(900),
     retries: z.number().int().min(0).max(10).default(0),
@@ -193,6 +197,8 @@ export const ConfigSchema = z
       })
       .prefault({}),
   })
-  .describe("Switchyard configuration: config/switchyard.yml merged with a repository's .github/switchyard.yml.");
+  .describe(
+    "Switchyard configuration: config/switchyard.yml merged with a repository's .github/switchyard.yml.",
+  );
 export type Config = z.infer<typeof ConfigSchema>;
 export type Gate = z.infer<typeof GateSchema>;
