@@ -26,7 +26,16 @@ export type Dependency = z.infer<typeof DependencySchema>;
 export const SanitizationReportSchema = z.strictObject({
   removed: z.array(
     z.strictObject({
-      kind: z.enum(["html_comment", "invisible_char", "bidi_control", "hidden_block", "image_alt", "hidden_html"]),
+      /** hidden_markdown: link reference definitions ("[//]: # (…)") and link titles, which never render. */
+      kind: z.enum([
+        "html_comment",
+        "invisible_char",
+        "bidi_control",
+        "hidden_block",
+        "image_alt",
+        "hidden_html",
+        "hidden_markdown",
+      ]),
       count: z.number().int().positive(),
     }),
   ),
