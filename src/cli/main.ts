@@ -76,7 +76,8 @@ export function processIO(): CliIO {
   return {
     stdout: (t) => void process.stdout.write(t),
     stderr: (t) => void process.stderr.write(t),
-    cwd: process.cwd(),
+    // `npm run switchyard -- ...` runs in the package folder; INIT_CWD is where the user typed it.
+    cwd: process.env.INIT_CWD ?? process.cwd(),
     env: process.env,
     isTTY: Boolean(process.stdout.isTTY),
   };

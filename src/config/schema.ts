@@ -80,6 +80,8 @@ export const GateSchema = z.strictObject({
   command: z.string().min(1),
   args: z.array(z.string()).default([]),
   timeout_seconds: Seconds(6 * 3600).default(600),
+  /** Variables passed through to this gate when set (e.g. DATABASE_URL); tools' keys never are. */
+  env: z.array(EnvNameSchema).default([]),
 });
 
 export const ConfigSchema = z
@@ -202,3 +204,4 @@ export const ConfigSchema = z
   );
 export type Config = z.infer<typeof ConfigSchema>;
 export type Gate = z.infer<typeof GateSchema>;
+export type GateInput = z.input<typeof GateSchema>;

@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import { z } from "zod";
-import { GateSchema, type Gate } from "../config/schema.js";
+import { GateSchema, type Gate, type GateInput } from "../config/schema.js";
 import { ConfigError } from "../core/errors.js";
 import type { GateResult } from "../core/execution/schema.js";
 import { redact } from "../core/redact.js";
@@ -52,8 +52,8 @@ export interface GatesRun {
 }
 
 /** What a gate gets: the base allowlist of tool-env.ts and nothing a tool profile declares. */
-export function gateEnv(source: NodeJS.ProcessEnv): Record<string, string> {
-  return toolEnv({ env: [], env_any_of: [], env_optional: [] }, source).env;
+export function gateEnv(source: NodeJS.ProcessEnv, names: readonly string[] = []): Record<string, string> {
+  return toolEnv({ env: [], env_any_of: [], env_optional: [...names] }, source).env;
 }
 
 /** Exit 0 in time. A gate that could not start or was killed has no exit code, so it fails too. */
@@ -61,7 +61,7 @@ export function gatePassed(result: GateResult): boolean {
   return result.exit_code === 0 && !result.timed_out;
 }
 
-function parseGates(gates: readonly Gate[]): Gate[] {
+function parseGates(gates: readonly GateInput[]): Gate[] {
   const parsed = z.array(GateSchema).safeParse(gates);
   if (parsed.success) return parsed.data;
   throw new ConfigError(
@@ -73,9 +73,8 @@ function parseGates(gates: readonly Gate[]): Gate[] {
   );
 }
 
-export async function runGates(gates: readonly Gate[], opts: RunGatesOptions): Promise<GatesRun> {
+export async function runGates(gates: readonly GateInput[], opts: RunGatesOptions): Promise<GatesRun> {
   const list = parseGates(gates);
-  const env = gateEnv(opts.env);
   const cwd = resolve(opts.cwd);
   const results: GateResult[] = [];
   for (const gate of list) {
@@ -83,7 +82,7 @@ export async function runGates(gates: readonly Gate[], opts: RunGatesOptions): P
     opts.onProgress?.({ type: "gate_started", gate: gate.name });
     const run = await runCommand(gate.command, gate.args, {
       cwd,
-      env,
+      env: gateEnv(opts.env, gate.env),
       timeoutMs: gate.timeout_seconds * 1000,
       graceMs: opts.graceMs,
       signal: opts.signal,

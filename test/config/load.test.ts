@@ -189,8 +189,8 @@ describe("overrides", () => {
       "execution:\n  gates:\n    - name: test\n      timeout_seconds: 120\n    - name: lint\n      command: npm\n      args: [run, lint]\n",
     );
     expect(config.execution.gates).toEqual([
-      { name: "test", command: "npm", args: ["test"], timeout_seconds: 120 },
-      { name: "lint", command: "npm", args: ["run", "lint"], timeout_seconds: 600 },
+      { name: "test", command: "npm", args: ["test"], timeout_seconds: 120, env: [] },
+      { name: "lint", command: "npm", args: ["run", "lint"], timeout_seconds: 600, env: [] },
     ]);
   });
 

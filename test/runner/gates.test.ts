@@ -119,6 +119,25 @@ describe("runGates", () => {
     expect(run.results[1]!.output_tail).toBe("found *** in a file\n");
   });
 
+  it("passes a gate the variables it declares, and only that gate", async () => {
+    const withDb = join(dir, "with-db.json");
+    const without = join(dir, "without.json");
+    const source = { ...env, DATABASE_URL: "postgres://ci@localhost/test", OPENAI_API_KEY: "sk-x" };
+    const run = await runGates(
+      [
+        { name: "db", command: fixture("print-env"), args: [withDb], env: ["DATABASE_URL"] },
+        { name: "plain", command: fixture("print-env"), args: [without] },
+      ],
+      { cwd: dir, env: source },
+    );
+    expect(run.passed).toBe(true);
+    const a = JSON.parse(await readFile(withDb, "utf8")) as Record<string, string>;
+    const b = JSON.parse(await readFile(without, "utf8")) as Record<string, string>;
+    expect(a.DATABASE_URL).toBe("postgres://ci@localhost/test");
+    expect(b.DATABASE_URL).toBeUndefined();
+    expect(a.OPENAI_API_KEY).toBeUndefined();
+  });
+
   it("keeps only the allowlisted variables", () => {
     expect(
       gateEnv({ PATH: "/bin", CI: "true", ANTHROPIC_API_KEY: "k", GITHUB_TOKEN: "t", EMPTY: "" }),
