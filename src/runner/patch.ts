@@ -1,4 +1,4 @@
-import { copyFile, mkdtemp, rm } from "node:fs/promises";
+import { copyFile, mkdtemp, rm, stat, utimes } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BlobReader, CapturedPatch, PatchEntry } from "../core/execution/commit-port.js";
@@ -67,9 +67,21 @@ export async function withTempIndex<T>(
   try {
     const indexFile = join(dir, "index");
     if (options.seedFromRealIndex) {
-      await copyFile(await git.gitPath("index"), indexFile).catch((error: NodeJS.ErrnoException) => {
-        if (error.code !== "ENOENT") throw error;
-      });
+      const real = await git.gitPath("index");
+      const copied = await copyFile(real, indexFile).then(
+        () => true,
+        (error: NodeJS.ErrnoException) => {
+          if (error.code !== "ENOENT") throw error;
+          return false;
+        },
+      );
+      // Git trusts an entry's cached stat only when the entry is older than the index file
+      // ("racy git"). A copy gets a fresh mtime, which would make a same-size edit from the
+      // index's last second look clean; the copy must keep the original's times.
+      if (copied) {
+        const { atime, mtime } = await stat(real);
+        await utimes(indexFile, atime, mtime);
+      }
     }
     const indexed = git.withIndex(indexFile);
     await indexed.exec(["read-tree", "--reset", treeish]);

@@ -209,6 +209,16 @@ describe("capturePatch", () => {
     ]);
   });
 
+  it("sees a same-size edit made in the same second the index was written (racy git)", async () => {
+    // resetToBase (beforeEach) has just written the real index. An edit that keeps the size, in
+    // the same second, is only caught when git re-checks entries not older than the index file;
+    // a copied index with a fresh mtime hid it, and a capture a second later found no change.
+    await repo.write({ "src/util.ts": "export const util = null;\n".replace("null", "TRUE") });
+    await new Promise((r) => setTimeout(r, 1100));
+    const patch = await capturePatch(repo.git, repo.baseSha);
+    expect(patch.files.map((f) => f.path)).toEqual(["src/util.ts"]);
+  });
+
   it("never writes the real index: status and index bytes are identical after a capture", async () => {
     await repo.write({ "src/app.ts": "staged\n", "src/util.ts": "unstaged\n", "notes.txt": "untracked\n" });
     await repo.git.exec(["add", "src/app.ts"]);
