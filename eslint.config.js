@@ -2,7 +2,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "lib/", "dist/", "coverage/", "test/fixtures/**/sample-repo/"] },
+  { ignores: ["node_modules/", "lib/", "dist/", "coverage/", "docs/examples/sample-repo/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

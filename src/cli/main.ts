@@ -3,8 +3,10 @@ import { EXIT, UsageError, type CliIO, type Command } from "./io.js";
 import { validateCommand } from "./commands/validate.js";
 import { routeCommand } from "./commands/route.js";
 import { schemaCommand } from "./commands/schema.js";
+import { runCommand } from "./commands/run.js";
+import { demoCommand } from "./commands/demo.js";
 
-const COMMANDS: Command[] = [validateCommand, routeCommand, schemaCommand];
+const COMMANDS: Command[] = [demoCommand, runCommand, routeCommand, validateCommand, schemaCommand];
 
 function overview(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

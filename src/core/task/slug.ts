@@ -29,3 +29,16 @@ export function branchSlug(title: string): string {
   }
   return slug || FALLBACK;
 }
+
+/**
+ * The branch a task's patch is committed to: `<prefix>issue-<n>-<slug>` for an issue and
+ * `<prefix>pr-<n>-<slug>` for a pull request, so a task always lands on the same branch and a
+ * second run updates it instead of opening another.
+ */
+export function taskBranchName(
+  task: { kind: "issue" | "pull_request"; number: number; title: string },
+  prefix = "switchyard/",
+): string {
+  const kind = task.kind === "pull_request" ? "pr" : "issue";
+  return `${prefix}${kind}-${task.number}-${branchSlug(task.title)}`;
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
-import { branchSlug } from "../../../src/core/task/slug.js";
+import { branchSlug, taskBranchName } from "../../../src/core/task/slug.js";
 
 describe("branchSlug", () => {
   it("makes lower-case ASCII words joined by hyphens", () => {
@@ -26,5 +26,16 @@ describe("branchSlug", () => {
       "task",
       "x",
     ]);
+  });
+});
+
+describe("taskBranchName", () => {
+  it("names issue and PR branches by number and slug under the prefix", () => {
+    expect(taskBranchName({ kind: "issue", number: 12, title: "Fix the login page!" })).toBe(
+      "switchyard/issue-12-fix-the-login-page",
+    );
+    expect(taskBranchName({ kind: "pull_request", number: 3, title: "Café" }, "bots/")).toBe(
+      "bots/pr-3-cafe",
+    );
   });
 });
