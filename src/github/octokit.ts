@@ -71,7 +71,8 @@ const LoggerSchema = z.custom<OctokitLogger>(
 const OptionsSchema = z.strictObject({
   auth: z.string().min(1).optional(),
   baseUrl: z.string().optional(),
-  env: z.record(z.string(), z.string().optional()).optional(),
+  // process.env is an exotic object that z.record refuses; only its string values are read.
+  env: z.custom<Env>((v) => typeof v === "object" && v !== null, "an environment object").optional(),
   fetch: z.custom<typeof fetch>((v) => typeof v === "function", "a fetch function").optional(),
   userAgent: z.string().min(1).optional(),
   retries: z.number().int().min(0).max(10).optional(),

@@ -193,3 +193,17 @@ describe("createOctokit", () => {
     );
   });
 });
+
+describe("createOctokit with the process environment", () => {
+  it("accepts process.env itself, as the Action passes it", () => {
+    const saved = process.env.GITHUB_API_URL;
+    process.env.GITHUB_API_URL = "https://ghe.example.com/api/v3";
+    try {
+      const octokit = createOctokit({ auth: "t", env: process.env, retries: 0, throttle: false });
+      expect(octokit.request.endpoint.DEFAULTS.baseUrl).toBe("https://ghe.example.com/api/v3");
+    } finally {
+      if (saved === undefined) delete process.env.GITHUB_API_URL;
+      else process.env.GITHUB_API_URL = saved;
+    }
+  });
+});
