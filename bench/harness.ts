@@ -65,6 +65,7 @@ export function summarize(
 
 function fmt(n: number): string {
   if (!Number.isFinite(n)) return "—";
+  if (Number.isInteger(n)) return String(n);
   return n >= 100 ? n.toFixed(0) : n >= 1 ? n.toFixed(2) : n.toFixed(3);
 }
 

@@ -1,6 +1,7 @@
 import { readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { benchExecution } from "./execution.bench.js";
 import { benchFoundation } from "./foundation.bench.js";
 import { renderResults, type BenchResult } from "./harness.js";
 
@@ -9,7 +10,10 @@ import { renderResults, type BenchResult } from "./harness.js";
  * npm run bench -- --record also write them into docs/benchmarks.md between the markers
  */
 const record = process.argv.includes("--record");
-const suites: [string, () => Promise<BenchResult[]>][] = [["Foundation", benchFoundation]];
+const suites: [string, () => Promise<BenchResult[]>][] = [
+  ["Foundation", benchFoundation],
+  ["Execution", benchExecution],
+];
 
 const machine = `${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? "cpu"}, Node ${process.version}, ${os.platform()}`;
 const sections: string[] = [];
