@@ -71,7 +71,7 @@ describe("shipped defaults", () => {
       expect(t.availability.args.length).toBeGreaterThan(0);
     }
     expect(tool(config, "prettier")).toMatchObject({ kind: "mechanical", command: "npx", cost_weight: 0 });
-    expect(tool(config, "eslint").args).toEqual(["--no", "eslint", "--fix", "."]);
+    expect(tool(config, "eslint").args).toEqual(["--no", "--", "eslint", "--fix", "."]);
   });
 
   it("ship an output pattern that reads aider's session cost, and JSON output for the agents", async () => {
