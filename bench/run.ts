@@ -1,6 +1,7 @@
 import { readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { benchAnalysis } from "./analysis.bench.js";
 import { benchExecution } from "./execution.bench.js";
 import { benchFoundation } from "./foundation.bench.js";
 import { renderResults, type BenchResult } from "./harness.js";
@@ -13,6 +14,7 @@ const record = process.argv.includes("--record");
 const suites: [string, () => Promise<BenchResult[]>][] = [
   ["Foundation", benchFoundation],
   ["Execution", benchExecution],
+  ["Analysis", () => benchAnalysis()],
 ];
 
 const machine = `${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? "cpu"}, Node ${process.version}, ${os.platform()}`;

@@ -5,8 +5,16 @@ import { routeCommand } from "./commands/route.js";
 import { schemaCommand } from "./commands/schema.js";
 import { runCommand } from "./commands/run.js";
 import { demoCommand } from "./commands/demo.js";
+import { analyzeCommand } from "./commands/analyze.js";
 
-const COMMANDS: Command[] = [demoCommand, runCommand, routeCommand, validateCommand, schemaCommand];
+const COMMANDS: Command[] = [
+  demoCommand,
+  runCommand,
+  routeCommand,
+  analyzeCommand,
+  validateCommand,
+  schemaCommand,
+];
 
 function overview(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -1,7 +1,7 @@
 import path from "node:path";
 import { STRATEGIES } from "../../config/schema.js";
 import { InputError } from "../../core/errors.js";
-import { MetricsSchema } from "../../core/metrics/schema.js";
+import { metricsToSignals, parseMetrics } from "../../core/analysis/metrics-file.js";
 import { route } from "../../core/routing/route.js";
 import { renderDecisionTable, renderDecisionText } from "../../core/routing/render.js";
 import type { Signals } from "../../core/routing/schema.js";
@@ -35,21 +35,7 @@ async function readMetrics(file: string): Promise<Signals["metrics"]> {
   } catch {
     throw new InputError(`metrics file ${file} is not JSON`);
   }
-  const parsed = MetricsSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new InputError(
-      `metrics file ${file} is not a Switchyard metrics.json (${issue?.path.join(".") || "root"}: ${issue?.message})`,
-    );
-  }
-  return parsed.data.tools.map((t) => ({
-    tool: t.tool,
-    ...(t.capability !== undefined ? { capability: t.capability } : {}),
-    attempts: t.attempts,
-    successes: t.successes,
-    p50_ms: t.p50_ms,
-    cost: t.cost,
-  }));
+  return metricsToSignals(parseMetrics(raw, `metrics file ${file}`));
 }
 
 export const routeCommand: Command = {

@@ -1,7 +1,17 @@
 import { z } from "zod";
 import { NameSchema } from "../../config/schema.js";
+import { OutcomeKindSchema } from "../execution/schema.js";
 
 const Rate = z.number().min(0).max(1);
+const Count = z.number().int().min(0);
+
+/** The same figures over the window before, for trends. */
+const PreviousToolMetricsSchema = z.strictObject({
+  attempts: Count,
+  successes: Count,
+  success_rate: Rate.nullable(),
+  p50_ms: z.number().min(0).nullable(),
+});
 
 export const ToolMetricsSchema = z.strictObject({
   tool: NameSchema,
@@ -14,8 +24,18 @@ export const ToolMetricsSchema = z.strictObject({
   ci_high: Rate.nullable(),
   p50_ms: z.number().min(0).nullable(),
   p95_ms: z.number().min(0).nullable(),
+  /** Total tokens over the runs that reported them; null when none did. */
   tokens: z.number().int().min(0).nullable(),
+  /** Mean cost of one run, over the runs that reported a cost (what the router compares). */
   cost: z.number().min(0).nullable(),
+  /** Total cost of the runs that reported one, in USD. */
+  cost_total: z.number().min(0).nullable().optional(),
+  /**
+   * Every execute_finished by outcome, including the ones `attempts` leaves out: tool_unavailable
+   * (the tool never started) and error (the run was cancelled or Switchyard failed).
+   */
+  outcomes: z.partialRecord(OutcomeKindSchema, Count).optional(),
+  previous: PreviousToolMetricsSchema.optional(),
 });
 
 export const MetricsSchema = z
@@ -23,7 +43,12 @@ export const MetricsSchema = z
     schema_version: z.literal(1),
     repository: z.string(),
     generated_at: z.string(),
-    window: z.strictObject({ from: z.string(), to: z.string() }),
+    window: z.strictObject({
+      from: z.string(),
+      to: z.string(),
+      /** The window of the same length just before, which `previous` figures and trends refer to. */
+      previous: z.strictObject({ from: z.string(), to: z.string() }).optional(),
+    }),
     tools: z.array(ToolMetricsSchema),
     recovery: z.array(
       z.strictObject({
@@ -31,8 +56,25 @@ export const MetricsSchema = z
         step: z.string(),
         attempts: z.number().int().min(0),
         successes: z.number().int().min(0),
+        /** Steps that reached no verdict (ok: null), e.g. skipped; not in `attempts`. */
+        undecided: Count.optional(),
       }),
     ),
+    /** Recovery as a whole: episodes are the steps on one task until it turned green or was quarantined. */
+    recovery_summary: z
+      .strictObject({
+        steps: Count,
+        greens: Count,
+        /** Mean number of decided steps up to and including the one that turned the task green. */
+        steps_to_green_mean: z.number().min(0).nullable(),
+        steps_to_green_max: Count.nullable(),
+        quarantines: Count,
+        flaky: Count,
+        previous: z
+          .strictObject({ steps: Count, greens: Count, quarantines: Count, flaky: Count })
+          .optional(),
+      })
+      .optional(),
     workflows: z.array(
       z.strictObject({
         name: z.string(),
@@ -52,6 +94,18 @@ export const MetricsSchema = z
       }),
     ),
     gaps: z.array(z.string()),
+    /** What was read: local files or artifacts, lines, events and the lines skipped as corrupt. */
+    input: z
+      .strictObject({
+        files: Count,
+        lines: Count,
+        events: Count,
+        skipped: Count,
+        in_window: Count,
+        in_previous_window: Count,
+        outside_windows: Count,
+      })
+      .optional(),
   })
   .describe("metrics.json: what the scheduled analysis measured; the router's metrics strategy reads it.");
 export type Metrics = z.infer<typeof MetricsSchema>;

@@ -1,0 +1,229 @@
+import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { z } from "zod";
+import { MetricsAccumulator } from "../../core/analysis/aggregate.js";
+import { renderDashboard } from "../../core/analysis/dashboard.js";
+import { buildMetrics } from "../../core/analysis/metrics-file.js";
+import { InputError } from "../../core/errors.js";
+import type { Metrics } from "../../core/metrics/schema.js";
+import {
+  findEventLogs,
+  readEventLogs,
+  describeError,
+  type EventLogStats,
+  type FoundLogs,
+} from "../../runner/read-event-logs.js";
+import { EXIT, parseCommandArgs, UsageError, type CliIO, type Command } from "../io.js";
+
+const usage = `Usage: switchyard analyze <path...> [options]
+
+Reads Switchyard event logs (JSONL) and reports, for a window of time, per tool and capability:
+attempts, success rate with a 95% interval, p50/p95 duration, tokens and cost; recovery steps and
+quarantines; flaky reruns and the top error signatures; with trends against the window before.
+
+Arguments:
+  path         a .jsonl event log, or a directory searched for *.jsonl (for example a checkout's
+               .switchyard/runs, where 'switchyard run' writes them)
+
+Options:
+  --window <span>       how far back from --now: 30m, 12h, 7d, 2w (default: 7d)
+  --now <time>          the end of the window, an ISO time such as 2026-03-01T12:00:00Z
+                        (default: now)
+  --out <file>          write metrics.json, which 'switchyard route --metrics' reads
+  --markdown <file>     write the dashboard (markdown with mermaid charts)
+  --json                print metrics.json instead of the dashboard
+  --repository <name>   owner/name for the report (default: the one the task keys name)
+  --title <text>        the dashboard's title (default: Switchyard dashboard)
+  --full-validation     check every line against the whole event schema (slower)
+  -h, --help            show this help
+
+Corrupt or truncated lines are counted, skipped and reported as warnings; they never stop the
+analysis. Exit codes: 0 analysed (even with skipped lines), 1 no event log could be read, 2 usage.`;
+
+const UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 };
+const MAX_WINDOW_MS = 3650 * 86_400_000;
+
+/** "7d" -> milliseconds; a plain number is days. */
+export function parseWindow(text: string): number {
+  const m = /^(\d+)\s*([mhdw]?)$/.exec(text.trim());
+  const ms = m ? Number(m[1]) * UNITS[m[2] || "d"]! : NaN;
+  if (!(ms > 0) || ms > MAX_WINDOW_MS) {
+    throw new UsageError(`--window '${text}' is not a span such as 30m, 12h, 7d or 2w (at most 3650d)`);
+  }
+  return ms;
+}
+
+const IsoTime = z.string().datetime({ offset: true });
+
+export interface LocalAnalysisOptions {
+  cwd: string;
+  /** ISO time: the window's end. */
+  now: string;
+  windowMs: number;
+  repository?: string | undefined;
+  title?: string | undefined;
+  validation?: "fast" | "full";
+}
+
+export interface LocalAnalysis {
+  metrics: Metrics;
+  markdown: string;
+  stats: EventLogStats;
+  found: FoundLogs;
+}
+
+/**
+ * The local door of the analysis: find the logs, stream them through the accumulator, and build
+ * metrics.json and the dashboard. Throws InputError when not one log could be read.
+ */
+export async function analyzeLocal(
+  paths: readonly string[],
+  opts: LocalAnalysisOptions,
+): Promise<LocalAnalysis> {
+  const found = await findEventLogs(paths, opts.cwd);
+  const accumulator = new MetricsAccumulator({ now: opts.now, window_ms: opts.windowMs });
+  const stats = await readEventLogs(found.files, (event) => accumulator.add(event), {
+    validation: opts.validation ?? "fast",
+  });
+  const readable = stats.files - stats.unreadable.length;
+  if (readable === 0) {
+    const reasons = [
+      ...found.problems.map((p) => `${p.path}: ${p.error}`),
+      ...stats.unreadable.map((u) => `${shown(opts.cwd, u.file)}: ${u.error}`),
+    ];
+    throw new InputError(`no event log could be read\n${reasons.map((r) => `  ${r}`).join("\n")}`);
+  }
+  const result = accumulator.result();
+  const metrics = buildMetrics(result, {
+    ...(opts.repository !== undefined ? { repository: opts.repository } : {}),
+    input: { files: readable, lines: stats.lines, events: stats.events, skipped: stats.skipped },
+    gaps: localGaps(found, stats, opts.cwd),
+  });
+  const markdown = renderDashboard(metrics, opts.title !== undefined ? { title: opts.title } : {});
+  return { metrics, markdown, stats, found };
+}
+
+const MAX_LISTED_GAPS = 10;
+
+function localGaps(found: FoundLogs, stats: EventLogStats, cwd: string): string[] {
+  const gaps = [
+    "workflow runs: not read (a local analysis reads event logs; CI health needs the GitHub API)",
+  ];
+  const unread = [
+    ...found.problems.map((p) => `${p.path}: not read (${p.error})`),
+    ...stats.unreadable.map((u) => `${shown(cwd, u.file)}: not read (${u.error})`),
+  ];
+  gaps.push(...unread.slice(0, MAX_LISTED_GAPS));
+  if (unread.length > MAX_LISTED_GAPS) gaps.push(`${unread.length - MAX_LISTED_GAPS} more paths not read`);
+  if (stats.skipped > 0) {
+    const first = stats.warnings[0];
+    gaps.push(
+      `${stats.skipped} corrupt or truncated ${stats.skipped === 1 ? "line" : "lines"} skipped` +
+        (first ? ` (first: ${shown(cwd, first.file)}:${first.line}, ${first.error})` : ""),
+    );
+  }
+  return gaps;
+}
+
+/** A path to show: relative when it is below the working directory, absolute otherwise. */
+function shown(cwd: string, target: string): string {
+  const rel = path.relative(cwd, target);
+  return rel === "" ? "." : rel.startsWith("..") || path.isAbsolute(rel) ? target : rel;
+}
+
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}
+
+async function writeOutput(file: string, text: string, what: string): Promise<void> {
+  try {
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, text);
+  } catch (error) {
+    throw new InputError(`cannot write the ${what} to ${file}: ${describeError(error)}`);
+  }
+}
+
+function warn(io: CliIO, a: LocalAnalysis): void {
+  const { stats, found, metrics } = a;
+  for (const p of found.problems) io.stderr(`warning: ${p.path}: ${p.error}\n`);
+  for (const u of stats.unreadable) io.stderr(`warning: ${shown(io.cwd, u.file)}: ${u.error}\n`);
+  for (const w of stats.warnings) io.stderr(`warning: ${shown(io.cwd, w.file)}:${w.line}: ${w.error}\n`);
+  if (stats.skipped > stats.warnings.length) {
+    io.stderr(
+      `warning: ${stats.skipped} corrupt lines skipped in all (the first ${stats.warnings.length} shown)\n`,
+    );
+  }
+  const input = metrics.input;
+  if (input && input.events > 0 && input.in_window === 0) {
+    io.stderr(
+      `note: none of the ${input.events} events falls between ${metrics.window.from} and ${metrics.window.to}; ` +
+        "set --now or a longer --window to look elsewhere\n",
+    );
+  }
+}
+
+export const analyzeCommand: Command = {
+  name: "analyze",
+  summary: "metrics, a dashboard and metrics.json from local event logs",
+  usage,
+  async run(args, io) {
+    const { values, positionals } = parseCommandArgs(args, {
+      window: { type: "string" },
+      now: { type: "string" },
+      out: { type: "string" },
+      markdown: { type: "string" },
+      json: { type: "boolean" },
+      repository: { type: "string" },
+      title: { type: "string" },
+      "full-validation": { type: "boolean" },
+    });
+    if (values.help) {
+      io.stdout(usage + "\n");
+      return EXIT.ok;
+    }
+    if (positionals.length === 0) throw new UsageError("expected at least one event log or directory");
+    const windowMs = parseWindow(values.window ?? "7d");
+    if (values.now !== undefined && !IsoTime.safeParse(values.now).success) {
+      throw new UsageError(`--now '${values.now}' is not an ISO time such as 2026-03-01T12:00:00Z`);
+    }
+    if (values.repository !== undefined && !/^[\w.-]+\/[\w.-]+$/.test(values.repository)) {
+      throw new UsageError(`--repository '${values.repository}' is not owner/name`);
+    }
+    const now = values.now ?? new Date().toISOString();
+
+    const analysis = await analyzeLocal(positionals, {
+      cwd: io.cwd,
+      now,
+      windowMs,
+      repository: values.repository,
+      title: values.title,
+      validation: values["full-validation"] ? "full" : "fast",
+    });
+    warn(io, analysis);
+
+    const json = JSON.stringify(analysis.metrics, null, 2) + "\n";
+    const written: string[] = [];
+    if (values.out !== undefined) {
+      const file = path.resolve(io.cwd, values.out);
+      await writeOutput(file, json, "metrics");
+      written.push(shown(io.cwd, file));
+    }
+    if (values.markdown !== undefined) {
+      const file = path.resolve(io.cwd, values.markdown);
+      await writeOutput(file, analysis.markdown, "dashboard");
+      written.push(shown(io.cwd, file));
+    }
+
+    if (values.json) io.stdout(json);
+    else if (written.length === 0) io.stdout(analysis.markdown);
+    else {
+      const { input, window } = analysis.metrics;
+      io.stdout(
+        `Analysed ${plural(input?.events ?? 0, "event")} from ${plural(input?.files ?? 0, "file")} ` +
+          `(${input?.in_window ?? 0} between ${window.from} and ${window.to}); wrote ${written.join(", ")}.\n`,
+      );
+    }
+    return EXIT.ok;
+  },
+};
