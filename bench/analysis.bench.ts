@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { execa } from "execa";
 import type { BenchResult } from "./harness.js";
+import { prng } from "../test/support/prng.js";
 
 /**
  * Analysis benchmark: `switchyard analyze` over a generated event log of `mib` MiB (1 GiB by
@@ -40,18 +41,6 @@ const SIGNATURES = [
   "Error: connect ECONNRESET",
 ];
 const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-
-/** A small deterministic PRNG (mulberry32): the same log every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function ulid(ms: number, n: number): string {
   let time = "";

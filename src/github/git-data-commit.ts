@@ -1,6 +1,6 @@
 import { z } from "zod";
 import {
-  PatchManifestSchema,
+  checkCommitInput,
   ShaSchema,
   type BlobReader,
   type CapturedPatch,
@@ -89,13 +89,6 @@ const OptionsSchema = z.strictObject({
   defaultBranch: z.string().min(1).optional(),
   author: z.strictObject({ name: z.string().trim().min(1), email: z.string().trim().min(3) }).optional(),
   maxRaces: z.number().int().min(0).max(10).optional(),
-});
-
-const InputSchema = z.strictObject({
-  branch: z.string().min(1).max(250),
-  baseSha: ShaSchema,
-  message: z.string().trim().min(1, "a commit message is required"),
-  patch: PatchManifestSchema.extend({ diff: z.instanceof(Uint8Array) }),
 });
 
 /**
@@ -375,19 +368,7 @@ export class GitDataCommitPort implements CommitPort {
     message: string;
     patch: CapturedPatch;
   } {
-    const parsed = InputSchema.safeParse(input);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      throw new InputError(`cannot commit the patch: ${issue.path.join(".") || "(input)"}: ${issue.message}`);
-    }
-    const { branch, baseSha, message } = parsed.data;
-    const patch = input.patch;
-    if (patch.base_sha !== baseSha) {
-      throw new InputError(`the patch was captured on ${patch.base_sha}, not on the base commit ${baseSha}`);
-    }
-    if (patch.files.length === 0 || patch.entries.length === 0) {
-      throw new InputError("the patch is empty; an unchanged tree is the outcome no_changes, not a commit");
-    }
+    const { branch, baseSha, message, patch } = checkCommitInput(input);
     const problem = branchNameProblem(branch);
     if (problem !== null) throw new InputError(`"${branch}" is not a valid branch name: ${problem}`);
     if (!this.allowWorkflowChanges) {

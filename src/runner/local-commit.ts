@@ -1,7 +1,5 @@
-import { z } from "zod";
 import {
-  PatchManifestSchema,
-  ShaSchema,
+  checkCommitInput,
   type CapturedPatch,
   type CommitPatchInput,
   type CommitPatchResult,
@@ -31,13 +29,6 @@ export interface LocalCommitOptions {
   maxRaces?: number;
 }
 
-const InputSchema = z.strictObject({
-  branch: z.string().min(1).max(250),
-  baseSha: ShaSchema,
-  message: z.string().trim().min(1, "a commit message is required"),
-  patch: PatchManifestSchema.extend({ diff: z.instanceof(Uint8Array) }),
-});
-
 export class LocalGitCommitPort implements CommitPort {
   private readonly maxRaces: number;
 
@@ -49,19 +40,7 @@ export class LocalGitCommitPort implements CommitPort {
   }
 
   async commitPatch(input: CommitPatchInput): Promise<CommitPatchResult> {
-    const parsed = InputSchema.safeParse(input);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      throw new InputError(`cannot commit the patch: ${issue.path.join(".") || "(input)"}: ${issue.message}`);
-    }
-    const { branch, baseSha, message } = parsed.data;
-    const patch = input.patch;
-    if (patch.base_sha !== baseSha) {
-      throw new InputError(`the patch was captured on ${patch.base_sha}, not on the base commit ${baseSha}`);
-    }
-    if (patch.files.length === 0) {
-      throw new InputError("the patch is empty; an unchanged tree is the outcome no_changes, not a commit");
-    }
+    const { branch, baseSha, message, patch } = checkCommitInput(input);
     if (!(await this.git.isValidBranchName(branch))) {
       throw new InputError(`"${branch}" is not a valid branch name`);
     }

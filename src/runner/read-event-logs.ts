@@ -3,6 +3,7 @@ import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import type { AnalysisEvent } from "../core/analysis/aggregate.js";
 import { parseEventLine, readEvents, type ReadStats } from "../core/events/log.js";
+import { OutcomeKindSchema } from "../core/execution/schema.js";
 
 /**
  * Local event logs (*.jsonl files, or directories holding them) streamed into the analysis.
@@ -340,16 +341,7 @@ const NAME = /^[a-z][a-z0-9_-]{0,62}$/;
 /** What `z.string().datetime({ offset: true })` accepts; the day of the month is checked apart. */
 const ISO_TIME =
   /^(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
-const OUTCOMES = new Set([
-  "success",
-  "no_changes",
-  "policy_violation",
-  "tool_failed",
-  "tool_unavailable",
-  "timed_out",
-  "gate_failed",
-  "error",
-]);
+const OUTCOMES: ReadonlySet<string> = new Set(OutcomeKindSchema.options);
 const STEPS = new Set(["rerun", "mechanical", "ai", "quarantine", "skipped"]);
 const UNREAD_TYPES = new Set([
   "route_decided",

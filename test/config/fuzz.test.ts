@@ -6,6 +6,7 @@ import { loadConfig, loadDefaultSources, MAX_PROBLEMS, parseConfigSources } from
 import { decodeConfigBytes } from "../../src/config/read-file.js";
 import { ConfigSchema } from "../../src/config/schema.js";
 import { ConfigError } from "../../src/core/errors.js";
+import { prng } from "../support/prng.js";
 
 /**
  * Garbage in, a ConfigError out: never another exception, never a hang. Each case is timed; the
@@ -15,18 +16,6 @@ import { ConfigError } from "../../src/core/errors.js";
 
 const BUDGET_MS = 1000;
 const FILE = ".github/switchyard.yml";
-
-/** mulberry32: a small seeded PRNG, so a failing case can be reproduced from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Outcome =
   { kind: "ok" } | { kind: "config-error"; error: ConfigError } | { kind: "other"; error: unknown };

@@ -123,3 +123,31 @@ export type CommitPatchResult =
 export interface CommitPort {
   commitPatch(input: CommitPatchInput): Promise<CommitPatchResult>;
 }
+
+const CommitInputSchema = z.strictObject({
+  branch: z.string().min(1).max(250),
+  baseSha: ShaSchema,
+  message: z.string().trim().min(1, "a commit message is required"),
+  patch: PatchManifestSchema.extend({ diff: z.instanceof(Uint8Array) }),
+});
+
+/**
+ * The checks every CommitPort makes before touching a repository: a well-formed input, a patch
+ * captured on the base it is committed onto, and something to commit (an unchanged tree is the
+ * outcome no_changes, never an empty commit).
+ */
+export function checkCommitInput(input: CommitPatchInput): CommitPatchInput {
+  const parsed = CommitInputSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new InputError(`cannot commit the patch: ${issue.path.join(".") || "(input)"}: ${issue.message}`);
+  }
+  const { patch, baseSha } = input;
+  if (patch.base_sha !== baseSha) {
+    throw new InputError(`the patch was captured on ${patch.base_sha}, not on the base commit ${baseSha}`);
+  }
+  if (patch.files.length === 0 || patch.entries.length === 0) {
+    throw new InputError("the patch is empty; an unchanged tree is the outcome no_changes, not a commit");
+  }
+  return { ...input, message: parsed.data.message };
+}

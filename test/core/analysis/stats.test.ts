@@ -1,21 +1,11 @@
 import { describe, expect, it } from "@jest/globals";
 import { QuantileSketch, RecentMap, TopKeys, wilsonInterval } from "../../../src/core/analysis/stats.js";
+import { prng } from "../../support/prng.js";
 
 /** The nearest-rank quantile of the exact values, as the sketch defines it. */
 function exactQuantile(values: number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.max(1, Math.ceil(q * sorted.length)) - 1]!;
-}
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe("wilsonInterval", () => {

@@ -3,6 +3,7 @@ import { ConfigSchema, type Config } from "../../../src/config/schema.js";
 import { InputError } from "../../../src/core/errors.js";
 import { buildTask } from "../../../src/core/task/build.js";
 import { TaskSchema, type Task } from "../../../src/core/task/schema.js";
+import { prng } from "../../support/prng.js";
 
 /**
  * Garbage in, clean errors out: every input either builds a task that passes its schema or is
@@ -22,17 +23,6 @@ const MAX_MS = 1_000;
 function cpuMs(since: NodeJS.CpuUsage): number {
   const used = process.cpuUsage(since);
   return (used.user + used.system) / 1000;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function issue(fields: Record<string, unknown> = {}): Record<string, unknown> {
@@ -147,9 +137,9 @@ function randomCodeUnits(rand: () => number, length: number, range = 0x10000): s
 describe("buildTask with hostile bodies", () => {
   const cases: [string, () => string][] = [
     ["10 MB of prose", () => "The parser fails on empty input. ".repeat(320_000)],
-    ["10 MB of random Markdown and HTML", () => randomMarkup(mulberry32(1), 10_000_000)],
-    ["4 MB of random UTF-16 code units", () => randomCodeUnits(mulberry32(2), 4_000_000)],
-    ["1 MB of random bytes read as Latin-1", () => randomCodeUnits(mulberry32(3), 1 << 20, 0x100)],
+    ["10 MB of random Markdown and HTML", () => randomMarkup(prng(1), 10_000_000)],
+    ["4 MB of random UTF-16 code units", () => randomCodeUnits(prng(2), 4_000_000)],
+    ["1 MB of random bytes read as Latin-1", () => randomCodeUnits(prng(3), 1 << 20, 0x100)],
     ["lone surrogates", () => "\uD800a\uDC00\uDBFF\uDFFF\uDFFF\uD800".repeat(200_000)],
     ["100k nested block quotes", () => ">".repeat(100_000) + " Depends on #3\n" + "> ".repeat(100_000) + "x"],
     [
@@ -282,7 +272,7 @@ describe("buildTask with wrong types", () => {
   });
 
   it("random structures from a seeded generator", () => {
-    const rand = mulberry32(42);
+    const rand = prng(42);
     const keys = [...FIELDS, "issue", "pull_request", "name", "login", "ref", "full_name", "owner", "x"];
     const value = (depth: number): unknown => {
       const r = rand();
