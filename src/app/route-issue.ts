@@ -1,0 +1,523 @@
+import { z } from "zod";
+import type { Config } from "../config/schema.js";
+import { ConfigError, formatProblem, InputError, type Problem } from "../core/errors.js";
+import { renderDecisionTable } from "../core/routing/render.js";
+import { route } from "../core/routing/route.js";
+import type { RoutingDecision } from "../core/routing/schema.js";
+import { encodeMarker } from "../core/status-marker.js";
+import { buildTask } from "../core/task/build.js";
+import { LABEL_PREFIX } from "../core/task/capability.js";
+import type { Task } from "../core/task/schema.js";
+import { upsertCheckRun } from "../github/check-runs.js";
+import { dispatchExecute, type DispatchResult } from "../github/dispatch.js";
+import { GitHubApiError, gitHubApiError, statusOf } from "../github/errors.js";
+import { setStateLabel, type TaskState } from "../github/labels.js";
+import type { GitHubClient } from "../github/octokit.js";
+import { canTrigger } from "../github/permissions.js";
+import { upsertStatusComment } from "../github/status-comment.js";
+import { loadRepoConfig } from "./repo-config.js";
+
+/**
+ * issues.labeled -> route the issue. The steps, cheapest refusal first:
+ *
+ * 1. Labels in Switchyard's own namespace (`switchyard:<state|tool|cap/..|risk/..>`) and closed
+ *    issues are ignored without a single request: Switchyard sets most of those labels itself.
+ *    So a configured trigger label must not start with `switchyard:`.
+ * 2. The configuration (repository file, else the org's .github repository, over the defaults):
+ *    the trigger label is configurable, so any other label costs this one lookup (1-2 requests).
+ *    The label must equal trigger.label; when the file is invalid, only the default label
+ *    (`switchyard`) counts, since the configured one cannot be read.
+ * 3. The sender: bots unless listed in trigger.allow_bots, and people below triage, are ignored
+ *    with a log line and nothing on GitHub (a person without triage rights cannot add labels,
+ *    so this is a bot or a role change; answering in public would invite noise).
+ * 4. An invalid configuration: a failed switchyard/route check run on the default branch's head
+ *    (the file is a fault of that commit) and the status comment quoting every problem with its
+ *    file:line. Nothing else.
+ * 5. The task, then the dependency gate: each "Depends on #N" in this repository is looked up;
+ *    an open one holds the task (label switchyard:blocked, blockers in the status comment).
+ *    Dependencies in other repositories are listed as not checked, not waited for.
+ * 6. The decision (signals: the time only; in-flight runs, outcomes and the sticky tool are not
+ *    read back from GitHub yet), published as a completed switchyard/route check run, success or
+ *    neutral when no tool can take the task, with the decision in a hidden marker.
+ * 7. workflow_dispatch of execution.workflow, the state label, the status comment.
+ */
+
+export const DEFAULT_TRIGGER_LABEL = "switchyard";
+
+export interface RouteLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+/** What routeIssue needs of Probot's context; `Context<"issues.labeled">` fits. */
+export interface RouteContext {
+  id: string;
+  payload: unknown;
+  octokit: GitHubClient;
+  log: RouteLog;
+}
+
+export interface RouteDeps {
+  /** The GitHub App's id: only its own comments are edited. */
+  appId: () => Promise<number>;
+  now: () => Date;
+}
+
+export type RouteOutcome =
+  | { action: "ignored"; reason: string }
+  | { action: "denied"; reason: string }
+  | { action: "invalid-config"; problems: Problem[] }
+  | { action: "blocked"; blockers: number[] }
+  | { action: "no-tool"; decision: RoutingDecision }
+  | { action: "dispatched"; decision: RoutingDecision; decisionSent: boolean }
+  | { action: "dispatch-failed"; decision: RoutingDecision; missing: boolean };
+
+const LabeledPayloadSchema = z.looseObject({
+  action: z.literal("labeled"),
+  label: z.looseObject({ name: z.string() }).optional(),
+  issue: z.looseObject({
+    number: z.number().int().min(1),
+    state: z.string(),
+    labels: z.array(z.looseObject({ name: z.string() })).nullish(),
+  }),
+  repository: z.looseObject({
+    name: z.string().min(1),
+    owner: z.looseObject({ login: z.string().min(1) }),
+    default_branch: z.string().min(1),
+  }),
+  sender: z.looseObject({ login: z.string().min(1), type: z.string() }),
+});
+
+/** The task state carried by the status comment's and the check run's switchyard:task marker. */
+export const TaskMarkerSchema = z.strictObject({
+  task_key: z.string(),
+  phase: z.enum(["config-invalid", "blocked", "running", "no-tool", "dispatch-failed"]),
+  tool: z.string().nullable(),
+  routed_at: z.string(),
+  blockers: z.array(z.number().int()).optional(),
+  decision: z.unknown().optional(),
+});
+export type TaskMarker = z.infer<typeof TaskMarkerSchema>;
+
+interface Where {
+  owner: string;
+  repo: string;
+  issue_number: number;
+  key: string;
+}
+
+/** The handler: never throws. A failure after the sender was approved becomes a failed check run. */
+export async function onIssueLabeled(context: RouteContext, deps: RouteDeps): Promise<RouteOutcome | null> {
+  const progress: Progress = { approved: false, where: null, defaultBranch: null };
+  try {
+    return await routeIssue(context, deps, progress);
+  } catch (error) {
+    const where = progress.where;
+    context.log.error(
+      {
+        err: error,
+        delivery: context.id,
+        repo: where ? `${where.owner}/${where.repo}` : null,
+        task: where?.key,
+      },
+      "switchyard could not route the issue",
+    );
+    if (progress.approved && where !== null && progress.defaultBranch !== null) {
+      try {
+        await reportCrash(context.octokit, where, progress.defaultBranch, error, deps.now());
+      } catch (reportError) {
+        context.log.error(
+          { err: reportError, delivery: context.id, task: where.key },
+          "and could not report it",
+        );
+      }
+    }
+    return null;
+  }
+}
+
+interface Progress {
+  approved: boolean;
+  where: Where | null;
+  defaultBranch: string | null;
+}
+
+export async function routeIssue(
+  context: RouteContext,
+  deps: RouteDeps,
+  progress: Progress = { approved: false, where: null, defaultBranch: null },
+): Promise<RouteOutcome> {
+  const parsed = LabeledPayloadSchema.safeParse(context.payload);
+  if (!parsed.success) throw new InputError("the issues.labeled payload is not what GitHub documents");
+  const payload = parsed.data;
+  const label = payload.label?.name ?? "";
+  const owner = payload.repository.owner.login;
+  const repo = payload.repository.name;
+  const where: Where = {
+    owner,
+    repo,
+    issue_number: payload.issue.number,
+    key: `${owner}/${repo}#${payload.issue.number}`,
+  };
+  const log = (msg: string, extra: object = {}) =>
+    context.log.info({ delivery: context.id, task: where.key, label, ...extra }, msg);
+  const ignore = (reason: string): RouteOutcome => {
+    log(`ignored: ${reason}`);
+    return { action: "ignored", reason };
+  };
+
+  // 1
+  if (label === "" || label.startsWith(LABEL_PREFIX)) return ignore(`label "${label}" is not a trigger`);
+  if (payload.issue.state !== "open") return ignore("the issue is closed");
+  progress.where = where;
+  progress.defaultBranch = payload.repository.default_branch;
+
+  // 2
+  const cfg = await loadRepoConfig(context.octokit, { owner, repo });
+  const trigger = cfg.ok ? cfg.loaded.config.trigger.label : DEFAULT_TRIGGER_LABEL;
+  if (label !== trigger) return ignore(`label "${label}" is not the trigger label "${trigger}"`);
+
+  // 3
+  const verdict = await canTrigger(context.octokit, {
+    owner,
+    repo,
+    username: payload.sender.login,
+    senderType: payload.sender.type,
+    allowBots: cfg.ok ? cfg.loaded.config.trigger.allow_bots : [],
+    minimum: "triage",
+  });
+  if (!verdict.approved) {
+    log(`not routed: ${verdict.reason}`, { sender: payload.sender.login });
+    return { action: "denied", reason: verdict.reason };
+  }
+  progress.approved = true;
+  const now = deps.now().toISOString();
+  const appId = await deps.appId();
+
+  // 4
+  if (!cfg.ok) {
+    const problems = cfg.error.problems;
+    const headSha = await defaultBranchHead(context.octokit, owner, repo, payload.repository.default_branch);
+    await upsertCheckRun(context.octokit, {
+      owner,
+      repo,
+      name: "switchyard/route",
+      head_sha: headSha,
+      external_id: where.key,
+      status: "completed",
+      conclusion: "failure",
+      title: `${problemCount(problems)} in the Switchyard configuration`,
+      summary: renderProblems(problems),
+      completed_at: now,
+    });
+    await upsertStatusComment(context.octokit, {
+      ...pick(where),
+      body: renderStatusComment({ phase: "config-invalid", key: where.key, problems }),
+      state: marker(where.key, "config-invalid", null, now),
+      appId,
+    });
+    log("not routed: invalid configuration", { problems: problems.length });
+    return { action: "invalid-config", problems };
+  }
+  const config = cfg.loaded.config;
+  const current = (payload.issue.labels ?? []).map((l) => l.name);
+
+  // 5
+  const task = buildTask(payload, config);
+  const blockers = await openBlockers(context.octokit, task);
+  const elsewhere = task.depends_on.filter((d) => d.owner !== owner || d.name !== repo);
+  if (blockers.length > 0) {
+    await setStateLabel(context.octokit, { ...pick(where), state: "blocked", current });
+    await upsertStatusComment(context.octokit, {
+      ...pick(where),
+      body: renderStatusComment({
+        phase: "blocked",
+        key: where.key,
+        blockers,
+        unchecked: elsewhere.map((d) => `${d.owner}/${d.name}#${d.number}`),
+      }),
+      state: { ...marker(where.key, "blocked", null, now), blockers },
+      appId,
+    });
+    log("held: waiting for open dependencies", { blockers });
+    return { action: "blocked", blockers };
+  }
+
+  // 6
+  const decision = route(task, config, { now });
+  const headSha = await defaultBranchHead(context.octokit, owner, repo, payload.repository.default_branch);
+  await upsertCheckRun(context.octokit, {
+    owner,
+    repo,
+    name: "switchyard/route",
+    head_sha: headSha,
+    external_id: where.key,
+    status: "completed",
+    conclusion: decision.tool === null ? "neutral" : "success",
+    title: decision.tool === null ? `No tool can take ${where.key}` : `${where.key} -> ${decision.tool}`,
+    summary: renderDecisionTable(decision),
+    text: encodeMarker({ ...marker(where.key, "running", decision.tool, now), decision }, "task"),
+    completed_at: now,
+  });
+  if (decision.tool === null) {
+    await finish(
+      context.octokit,
+      where,
+      appId,
+      current,
+      "failed",
+      { phase: "no-tool", key: where.key, decision },
+      {
+        ...marker(where.key, "no-tool", null, now),
+        decision,
+      },
+    );
+    log("not dispatched: no tool can take the task");
+    return { action: "no-tool", decision };
+  }
+
+  // 7
+  const dispatched = await dispatchExecute(context.octokit, {
+    owner,
+    repo,
+    workflow: config.execution.workflow,
+    ref: payload.repository.default_branch,
+    issue_number: where.issue_number,
+    decision,
+  });
+  if (!dispatched.ok) {
+    await finish(
+      context.octokit,
+      where,
+      appId,
+      current,
+      "failed",
+      { phase: "dispatch-failed", key: where.key, decision, dispatch: dispatched, config },
+      { ...marker(where.key, "dispatch-failed", decision.tool, now), decision },
+    );
+    log("not dispatched", { missing: dispatched.missing, reason: dispatched.reason });
+    return { action: "dispatch-failed", decision, missing: dispatched.missing };
+  }
+  await finish(
+    context.octokit,
+    where,
+    appId,
+    current,
+    "running",
+    {
+      phase: "running",
+      key: where.key,
+      decision,
+      workflow: dispatched.workflow_id,
+      ref: payload.repository.default_branch,
+      decisionSent: dispatched.decisionSent,
+    },
+    { ...marker(where.key, "running", decision.tool, now), decision },
+  );
+  log("dispatched", { tool: decision.tool, workflow: dispatched.workflow_id });
+  return { action: "dispatched", decision, decisionSent: dispatched.decisionSent };
+}
+
+async function finish(
+  octokit: GitHubClient,
+  where: Where,
+  appId: number,
+  current: string[],
+  state: TaskState,
+  view: StatusView,
+  markerState: TaskMarker,
+): Promise<void> {
+  await setStateLabel(octokit, { ...pick(where), state, current });
+  await upsertStatusComment(octokit, {
+    ...pick(where),
+    body: renderStatusComment(view),
+    state: markerState,
+    appId,
+  });
+}
+
+function pick(where: Where): { owner: string; repo: string; issue_number: number } {
+  return { owner: where.owner, repo: where.repo, issue_number: where.issue_number };
+}
+
+function marker(key: string, phase: TaskMarker["phase"], tool: string | null, now: string): TaskMarker {
+  return { task_key: key, phase, tool, routed_at: now };
+}
+
+const RefSchema = z.looseObject({ object: z.looseObject({ sha: z.string() }) });
+const IssueStateSchema = z.looseObject({ state: z.string() });
+
+/** One request: the commit the default branch points at, where routing's check runs land. */
+async function defaultBranchHead(octokit: GitHubClient, owner: string, repo: string, branch: string) {
+  let data: unknown;
+  try {
+    ({ data } = await octokit.request("GET /repos/{owner}/{repo}/git/ref/{ref}", {
+      owner,
+      repo,
+      ref: `heads/${branch}`,
+    }));
+  } catch (error) {
+    throw gitHubApiError(error, {
+      doing: `reading the head of ${branch} in ${owner}/${repo}`,
+      permission: "contents: read",
+    });
+  }
+  const ref = RefSchema.safeParse(data);
+  if (!ref.success) throw new GitHubApiError("GitHub's answer is not a git reference", null);
+  return ref.data.object.sha;
+}
+
+/** The open issues among the task's dependencies in its own repository, one request each. */
+async function openBlockers(octokit: GitHubClient, task: Task): Promise<number[]> {
+  const { owner, name } = task.repository;
+  const open: number[] = [];
+  for (const dep of task.depends_on) {
+    if (dep.owner !== owner || dep.name !== name) continue;
+    let data: unknown;
+    try {
+      ({ data } = await octokit.request("GET /repos/{owner}/{repo}/issues/{issue_number}", {
+        owner,
+        repo: name,
+        issue_number: dep.number,
+      }));
+    } catch (error) {
+      // A deleted or transferred issue cannot be finished: it does not hold the task.
+      if (statusOf(error) === 404 || statusOf(error) === 410) continue;
+      throw gitHubApiError(error, {
+        doing: `reading ${owner}/${name}#${dep.number}`,
+        permission: "issues: read",
+      });
+    }
+    const issue = IssueStateSchema.safeParse(data);
+    if (issue.success && issue.data.state === "open") open.push(dep.number);
+  }
+  return open;
+}
+
+async function reportCrash(
+  octokit: GitHubClient,
+  where: Where,
+  branch: string,
+  error: unknown,
+  now: Date,
+): Promise<void> {
+  const headSha = await defaultBranchHead(octokit, where.owner, where.repo, branch);
+  const message =
+    error instanceof ConfigError || error instanceof InputError || error instanceof GitHubApiError
+      ? error.message
+      : "an unexpected error; the app's log has the details";
+  await upsertCheckRun(octokit, {
+    owner: where.owner,
+    repo: where.repo,
+    name: "switchyard/route",
+    head_sha: headSha,
+    external_id: where.key,
+    status: "completed",
+    conclusion: "failure",
+    title: `Switchyard could not route ${where.key}`,
+    summary: `Switchyard stopped while routing ${where.key}: ${message}\n\nAdd the label again to retry.`,
+    completed_at: now.toISOString(),
+  });
+}
+
+// --- the status comment, pure ----------------------------------------------------------------
+
+export type StatusView =
+  | { phase: "config-invalid"; key: string; problems: Problem[] }
+  | { phase: "blocked"; key: string; blockers: number[]; unchecked: string[] }
+  | { phase: "no-tool"; key: string; decision: RoutingDecision }
+  | {
+      phase: "running";
+      key: string;
+      decision: RoutingDecision;
+      workflow: string;
+      ref: string;
+      decisionSent: boolean;
+    }
+  | {
+      phase: "dispatch-failed";
+      key: string;
+      decision: RoutingDecision;
+      dispatch: Extract<DispatchResult, { ok: false }>;
+      config: Config;
+    };
+
+function problemCount(problems: readonly Problem[]): string {
+  return problems.length === 1 ? "1 problem" : `${problems.length} problems`;
+}
+
+/** Problems quoted in a fence no line of theirs can close. */
+export function renderProblems(problems: readonly Problem[]): string {
+  const lines = problems.map(formatProblem);
+  const longest = Math.max(
+    2,
+    ...lines.map((l) => (l.match(/`+/g) ?? []).reduce((m, r) => Math.max(m, r.length), 0)),
+  );
+  const fence = "`".repeat(longest + 1);
+  return [`${fence}text`, ...lines, fence].join("\n");
+}
+
+/** The body of the task's status comment, without its marker (upsertStatusComment adds it). */
+export function renderStatusComment(view: StatusView): string {
+  const head = (text: string) => `**Switchyard** · ${text}`;
+  switch (view.phase) {
+    case "config-invalid":
+      return [
+        head(`${view.key} was not routed: the configuration has ${problemCount(view.problems)}.`),
+        "",
+        renderProblems(view.problems),
+        "",
+        "Fix the file, then remove and add the label again.",
+      ].join("\n");
+    case "blocked":
+      return [
+        head(`${view.key} is waiting for ${view.blockers.length === 1 ? "an open issue" : "open issues"}.`),
+        "",
+        ...view.blockers.map((n) => `- [ ] #${n}`),
+        ...(view.unchecked.length > 0
+          ? ["", `Not checked (other repositories): ${view.unchecked.join(", ")}.`]
+          : []),
+        "",
+        "Add the label again when they are closed.",
+      ].join("\n");
+    case "no-tool":
+      return [head(`no tool can take ${view.key}.`), "", renderDecisionTable(view.decision)].join("\n");
+    case "running":
+      return [
+        head(`${view.key} -> **${view.decision.tool ?? "none"}**, running.`),
+        "",
+        renderDecisionTable(view.decision),
+        "",
+        `Started \`${view.workflow}\` on \`${view.ref}\`.` +
+          (view.decisionSent ? "" : " The decision was too large to send; the run routes the task again."),
+      ].join("\n");
+    case "dispatch-failed":
+      return [
+        head(`${view.key} -> **${view.decision.tool ?? "none"}**, but the run could not start.`),
+        "",
+        ...(view.dispatch.missing
+          ? missingWorkflow(view.config.execution.workflow)
+          : [`GitHub refused to start \`${view.dispatch.workflow_id}\`: ${view.dispatch.reason}`]),
+        "",
+        renderDecisionTable(view.decision),
+      ].join("\n");
+  }
+}
+
+function missingWorkflow(path: string): string[] {
+  return [
+    `The workflow \`${path}\` is not on the default branch. Add it: copy the example`,
+    "`.github/workflows/switchyard-execute.yml` shipped with Switchyard, or start from this trigger:",
+    "",
+    "```yaml",
+    "on:",
+    "  workflow_dispatch:",
+    "    inputs:",
+    "      issue-number: { required: true, type: string }",
+    "      decision: { required: false, type: string }",
+    "```",
+    "",
+    "Then remove and add the label again. (Another path is set with `execution.workflow` in `.github/switchyard.yml`.)",
+  ];
+}
