@@ -2,6 +2,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { benchAnalysis } from "./analysis.bench.js";
+import { benchEvidence } from "./evidence.bench.js";
 import { benchExecution } from "./execution.bench.js";
 import { benchFoundation } from "./foundation.bench.js";
 import { renderResults, type BenchResult } from "./harness.js";
@@ -14,6 +15,7 @@ const record = process.argv.includes("--record");
 const suites: [string, () => Promise<BenchResult[]>][] = [
   ["Foundation", benchFoundation],
   ["Execution", benchExecution],
+  ["Recovery evidence", benchEvidence],
   ["Analysis", () => benchAnalysis()],
 ];
 

@@ -6,12 +6,14 @@ import { schemaCommand } from "./commands/schema.js";
 import { runCommand } from "./commands/run.js";
 import { demoCommand } from "./commands/demo.js";
 import { analyzeCommand } from "./commands/analyze.js";
+import { classifyCommand } from "./commands/classify.js";
 
 const COMMANDS: Command[] = [
   demoCommand,
   runCommand,
   routeCommand,
   analyzeCommand,
+  classifyCommand,
   validateCommand,
   schemaCommand,
 ];

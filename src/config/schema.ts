@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { RecoveryRulesSchema } from "../core/recovery/schema.js";
 
 /**
  * The configuration's shape: the one place that says what a tool profile and a repository's
@@ -181,6 +182,8 @@ export const ConfigSchema = z
         rerun_flaky: z.boolean().default(true),
         mechanical: z.record(NameSchema, z.array(NameSchema)).default({}),
         escalation: z.array(NameSchema).default(["aider", "codex", "claude"]),
+        /** Failure classification rules added to or switched off in the shipped table (docs/recovery.md). */
+        rules: RecoveryRulesSchema.prefault({}),
       })
       .prefault({}),
     analysis: z
