@@ -51163,6 +51163,197 @@ var unknownLocation = { file: "<unknown>", line: 1, column: 1 };
 // src/config/validate.ts
 var import_fastest_levenshtein = __toESM(require_mod(), 1);
 
+// src/core/recovery/schema.ts
+var FAILURE_CATEGORIES = [
+  "infra",
+  "dependency",
+  "build",
+  "type",
+  "format",
+  "lint",
+  "test",
+  "flaky"
+];
+var FailureCategorySchema = external_exports.enum(FAILURE_CATEGORIES);
+var CATEGORIES = [...FAILURE_CATEGORIES, "unknown"];
+var CategorySchema = external_exports.enum(CATEGORIES);
+var EvidenceLineKindSchema = external_exports.enum(["error", "warning", "match", "context", "group"]);
+var EvidenceLineSchema = external_exports.strictObject({
+  /** 1-based line number in the job log. */
+  n: external_exports.number().int().min(1),
+  /** The line without its timestamp, colour codes or `##[error]`-style prefix. */
+  text: external_exports.string(),
+  /**
+   * error/warning: a `##[error]` / `##[warning]` line; match: a line a classification rule
+   * recognised; context: a neighbour of either; group: a folded `##[group]` (its header only).
+   */
+  kind: EvidenceLineKindSchema,
+  /** For a folded group, how many lines it held. */
+  folded: external_exports.number().int().min(0).optional()
+});
+var ExcerptSchema = external_exports.strictObject({
+  step: external_exports.string().nullable(),
+  lines: external_exports.array(EvidenceLineSchema)
+});
+var AnnotationSchema = external_exports.strictObject({
+  path: external_exports.string(),
+  line: external_exports.number().int().min(0).nullable(),
+  level: external_exports.enum(["failure", "warning", "notice"]),
+  message: external_exports.string(),
+  title: external_exports.string().nullable().default(null)
+});
+var TestFailureSchema = external_exports.strictObject({
+  suite: external_exports.string(),
+  name: external_exports.string(),
+  classname: external_exports.string(),
+  kind: external_exports.enum(["failure", "error"]),
+  message: external_exports.string(),
+  file: external_exports.string().optional()
+});
+var Count = external_exports.number().int().min(0);
+var EvidenceSchema = external_exports.strictObject({
+  /** Where the log came from: a file name, or "owner/repo job 123 (name)". */
+  source: external_exports.string(),
+  /** Size of the log read, in bytes and lines. */
+  bytes: Count,
+  lines: Count,
+  /** Every step the log started (`##[group]Run …` headers), in order; capped. */
+  steps: external_exports.array(external_exports.string()),
+  /** The step of the first `##[error]` line, if any. */
+  failed_step: external_exports.string().nullable(),
+  excerpts: external_exports.array(ExcerptSchema),
+  /** `##[error]` lines seen, kept or not. */
+  error_lines: Count,
+  /** No `##[error]` line at all: the excerpts then end with the tail of the log. */
+  no_error_lines: external_exports.boolean(),
+  /** Something worth keeping was left out to stay under the size cap. */
+  truncated: external_exports.boolean(),
+  /** Error and matched lines left out by the caps. */
+  dropped_lines: Count,
+  /** NUL bytes, invalid UTF-8 or control characters were replaced. */
+  binary: external_exports.boolean(),
+  /** Lines cut to the maximum line length. */
+  long_lines: Count,
+  /** Things a reader should know about the log itself ("the log ends mid-line"). */
+  notes: external_exports.array(external_exports.string()),
+  annotations: external_exports.array(AnnotationSchema).default([]),
+  tests: external_exports.array(TestFailureSchema).default([])
+}).describe("What a failed job left behind, reduced to what explains the failure.");
+var RULE_TARGETS = ["line", "error", "step", "test"];
+var RULE_ID_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+var MAX_PATTERN_LENGTH = 500;
+function patternProblem(source) {
+  if (source.length > MAX_PATTERN_LENGTH) return `longer than ${MAX_PATTERN_LENGTH} characters`;
+  const stack = [];
+  let current = { repeat: false, alternation: false };
+  for (let i2 = 0; i2 < source.length; i2++) {
+    const c3 = source[i2];
+    if (c3 === "\\") {
+      const next = source[i2 + 1] ?? "";
+      if (/[1-9]/.test(next) || next === "k") return "backreferences (\\1, \\k<name>) are not allowed";
+      i2++;
+      continue;
+    }
+    if (c3 === "[") {
+      i2++;
+      if (source[i2] === "^") i2++;
+      if (source[i2] === "]") i2++;
+      while (i2 < source.length && source[i2] !== "]") i2 += source[i2] === "\\" ? 2 : 1;
+      continue;
+    }
+    if (c3 === "(") {
+      if (source.startsWith("(?<=", i2) || source.startsWith("(?<!", i2)) {
+        return "lookbehind ((?<=\u2026), (?<!\u2026)) is not allowed";
+      }
+      stack.push(current);
+      current = { repeat: false, alternation: false };
+      continue;
+    }
+    if (c3 === ")") {
+      const inner = current;
+      current = stack.pop() ?? { repeat: false, alternation: false };
+      const repeated = isRepeat(source, i2 + 1);
+      if (repeated && (inner.repeat || inner.alternation)) {
+        return "a repeated group holds a repeat or an alternation (like (a+)+ or (a|ab)*), which can take exponential time";
+      }
+      current.repeat ||= inner.repeat || repeated;
+      current.alternation ||= inner.alternation;
+      continue;
+    }
+    if (c3 === "|") current.alternation = true;
+    else if (isRepeat(source, i2)) current.repeat = true;
+  }
+  return null;
+}
+function isRepeat(source, i2) {
+  const c3 = source[i2];
+  if (c3 === "*" || c3 === "+") return true;
+  return c3 === "{" && repeatsMoreThanOnce(source, i2);
+}
+function repeatsMoreThanOnce(source, brace) {
+  const m = /^\{(\d+)(,(\d*))?\}/.exec(source.slice(brace, brace + 24));
+  if (!m) return false;
+  if (m[2] === void 0) return Number(m[1]) > 1;
+  return m[3] === "" || Number(m[3]) > 1;
+}
+var RuleSchema = external_exports.strictObject({
+  id: external_exports.string().regex(RULE_ID_RE, "a rule id: lower-case letters, digits, '.', '_' or '-', at most 64 characters"),
+  category: FailureCategorySchema,
+  /** A JavaScript regular expression, without slashes; tested against lines without timestamps or colours. */
+  pattern: external_exports.string().min(1),
+  ignore_case: external_exports.boolean().default(false),
+  /** Evidence weight; the first match counts fully, the second half, the third a quarter, no more. */
+  weight: external_exports.number().positive().max(100),
+  applies_to: external_exports.enum(RULE_TARGETS).default("line"),
+  /** Whether a line this rule matched may name the failure in its signature (summaries should not). */
+  signature: external_exports.boolean().default(true),
+  description: external_exports.string().max(300).optional()
+}).superRefine((rule, ctx) => {
+  const problem = patternProblem(rule.pattern);
+  if (problem) {
+    ctx.addIssue({ code: "custom", path: ["pattern"], message: `unsafe pattern: ${problem}` });
+    return;
+  }
+  try {
+    new RegExp(rule.pattern, rule.ignore_case ? "i" : "");
+  } catch (error63) {
+    const why = error63 instanceof Error ? error63.message.replace(/^Invalid regular expression: /, "") : "";
+    ctx.addIssue({ code: "custom", path: ["pattern"], message: `not a valid regular expression: ${why}` });
+  }
+});
+var RecoveryRulesSchema = external_exports.strictObject({
+  add: external_exports.array(RuleSchema).max(200).default([]),
+  disable: external_exports.array(external_exports.string().regex(RULE_ID_RE, "a rule id")).max(500).default([])
+}).describe("Failure classification rules added to, or switched off in, the shipped rule table.");
+var HistorySchema = external_exports.strictObject({
+  sameShaPassed: external_exports.boolean().optional(),
+  passedOnRerun: external_exports.boolean().optional()
+});
+var FiredRuleSchema = external_exports.strictObject({
+  id: external_exports.string(),
+  category: FailureCategorySchema,
+  weight: external_exports.number(),
+  matches: external_exports.number().int().min(1),
+  score: external_exports.number()
+});
+var ClassificationSchema = external_exports.strictObject({
+  category: CategorySchema,
+  /** 0..1: how strong the evidence for `category` is and how far ahead of the next category. */
+  confidence: external_exports.number().min(0).max(1),
+  /** `category:normalised text`, equal for repeats of the same failure. */
+  signature: external_exports.string(),
+  /** One sentence a person can check against the evidence. */
+  reason: external_exports.string(),
+  /** Scores per category, for the categories any rule fired for. */
+  scores: external_exports.record(external_exports.string(), external_exports.number()),
+  /** Every rule that fired, strongest first. */
+  rules: external_exports.array(FiredRuleSchema),
+  /** The evidence lines behind the category, in log order (line 0: an annotation or test case). */
+  lines: external_exports.array(external_exports.strictObject({ n: external_exports.number().int().min(0), text: external_exports.string(), rule: external_exports.string() })),
+  /** For a flaky verdict from history: what the failure looked like. */
+  underlying: CategorySchema.optional()
+}).describe("The class of a CI failure, how sure the classifier is, and why.");
+
 // src/config/schema.ts
 var BUILTIN_CAPABILITIES = [
   "code_generation",
@@ -51302,7 +51493,9 @@ var ConfigSchema = external_exports.strictObject({
     fork_suggestions: external_exports.boolean().default(false),
     rerun_flaky: external_exports.boolean().default(true),
     mechanical: external_exports.record(NameSchema, external_exports.array(NameSchema)).default({}),
-    escalation: external_exports.array(NameSchema).default(["aider", "codex", "claude"])
+    escalation: external_exports.array(NameSchema).default(["aider", "codex", "claude"]),
+    /** Failure classification rules added to or switched off in the shipped table (docs/recovery.md). */
+    rules: RecoveryRulesSchema.prefault({})
   }).prefault({}),
   analysis: external_exports.strictObject({
     window_days: external_exports.number().int().min(1).max(90).default(7),
@@ -55142,6 +55335,27 @@ var PatchManifestSchema = external_exports.strictObject({
 }).describe(
   "A change set captured after a tool ran: the files for reports and policy, the entries to commit."
 );
+var CommitInputSchema = external_exports.strictObject({
+  branch: external_exports.string().min(1).max(250),
+  baseSha: ShaSchema,
+  message: external_exports.string().trim().min(1, "a commit message is required"),
+  patch: PatchManifestSchema.extend({ diff: external_exports.instanceof(Uint8Array) })
+});
+function checkCommitInput(input2) {
+  const parsed = CommitInputSchema.safeParse(input2);
+  if (!parsed.success) {
+    const issue3 = parsed.error.issues[0];
+    throw new InputError(`cannot commit the patch: ${issue3.path.join(".") || "(input)"}: ${issue3.message}`);
+  }
+  const { patch, baseSha } = input2;
+  if (patch.base_sha !== baseSha) {
+    throw new InputError(`the patch was captured on ${patch.base_sha}, not on the base commit ${baseSha}`);
+  }
+  if (patch.files.length === 0 || patch.entries.length === 0) {
+    throw new InputError("the patch is empty; an unchanged tree is the outcome no_changes, not a commit");
+  }
+  return { ...input2, message: parsed.data.message };
+}
 
 // src/github/errors.ts
 function isRequestError(error63) {
@@ -55524,12 +55738,6 @@ var OptionsSchema2 = external_exports.strictObject({
   author: external_exports.strictObject({ name: external_exports.string().trim().min(1), email: external_exports.string().trim().min(3) }).optional(),
   maxRaces: external_exports.number().int().min(0).max(10).optional()
 });
-var InputSchema3 = external_exports.strictObject({
-  branch: external_exports.string().min(1).max(250),
-  baseSha: ShaSchema,
-  message: external_exports.string().trim().min(1, "a commit message is required"),
-  patch: PatchManifestSchema.extend({ diff: external_exports.instanceof(Uint8Array) })
-});
 function branchNameProblem(name) {
   if (name.length === 0) return "it is empty";
   if (name === "@") return 'it is "@"';
@@ -55719,19 +55927,7 @@ var GitDataCommitPort = class {
     );
   }
   checkInput(input2) {
-    const parsed = InputSchema3.safeParse(input2);
-    if (!parsed.success) {
-      const issue3 = parsed.error.issues[0];
-      throw new InputError(`cannot commit the patch: ${issue3.path.join(".") || "(input)"}: ${issue3.message}`);
-    }
-    const { branch, baseSha, message } = parsed.data;
-    const patch = input2.patch;
-    if (patch.base_sha !== baseSha) {
-      throw new InputError(`the patch was captured on ${patch.base_sha}, not on the base commit ${baseSha}`);
-    }
-    if (patch.files.length === 0 || patch.entries.length === 0) {
-      throw new InputError("the patch is empty; an unchanged tree is the outcome no_changes, not a commit");
-    }
+    const { branch, baseSha, message, patch } = checkCommitInput(input2);
     const problem = branchNameProblem(branch);
     if (problem !== null) throw new InputError(`"${branch}" is not a valid branch name: ${problem}`);
     if (!this.allowWorkflowChanges) {
