@@ -158,15 +158,15 @@ export interface ModeOutcome {
   failed: string | null;
 }
 
-/**
- * mode: execute. 1 context -> 2 config -> 3 task -> 4 decision -> 5 run the chain and commit
- * through the Git Data API -> 6 draft PR -> 7 check run -> 8 job summary, files and outputs.
- */
 export interface ModeDeps {
   /** Extra Octokit options; tests turn throttling and retries off. */
   octokit?: Pick<CreateOctokitOptions, "throttle" | "retries" | "fetch">;
 }
 
+/**
+ * mode: execute. 1 context -> 2 config -> 3 task -> 4 decision -> 5 run the chain and commit
+ * through the Git Data API -> 6 draft PR -> 7 check run -> 8 job summary, files and outputs.
+ */
 export async function executeMode(
   inputs: ActionInputs,
   env: NodeJS.ProcessEnv,
