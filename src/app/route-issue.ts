@@ -4,17 +4,18 @@ import { ConfigError, formatProblem, InputError, type Problem } from "../core/er
 import { renderDecisionTable } from "../core/routing/render.js";
 import { route } from "../core/routing/route.js";
 import type { RoutingDecision } from "../core/routing/schema.js";
-import { encodeMarker } from "../core/status-marker.js";
+import { encodeMarker, readMarker } from "../core/status-marker.js";
 import { buildTask } from "../core/task/build.js";
 import { LABEL_PREFIX } from "../core/task/capability.js";
 import type { Task } from "../core/task/schema.js";
 import { upsertCheckRun } from "../github/check-runs.js";
-import { dispatchExecute, type DispatchResult } from "../github/dispatch.js";
+import { dispatchExecute, dispatchInputs, workflowId, type DispatchResult } from "../github/dispatch.js";
 import { GitHubApiError, gitHubApiError, statusOf } from "../github/errors.js";
 import { setStateLabel, type TaskState } from "../github/labels.js";
 import type { GitHubClient } from "../github/octokit.js";
 import { canTrigger } from "../github/permissions.js";
-import { upsertStatusComment } from "../github/status-comment.js";
+import { findStatusComment, upsertStatusComment } from "../github/status-comment.js";
+import { findInFlightRuns } from "../github/workflow-runs.js";
 import { loadRepoConfig } from "./repo-config.js";
 
 /**
@@ -39,8 +40,27 @@ import { loadRepoConfig } from "./repo-config.js";
  * 6. The decision (signals: the time only; in-flight runs, outcomes and the sticky tool are not
  *    read back from GitHub yet), published as a completed switchyard/route check run, success or
  *    neutral when no tool can take the task, with the decision in a hidden marker.
- * 7. workflow_dispatch of execution.workflow, the state label, the status comment.
+ * 7. The claim, the dispatch, the state label: see "Idempotency" below.
+ *
+ * Idempotency. Right after the sender is approved, the status comment's marker is read (one
+ * request) and nothing is written when
+ * - it records this delivery (`x-github-delivery`, context.id): GitHub redelivered it;
+ * - it says `running` and the run is still live: dispatched less than ACTIVE_WINDOW_MS ago (a
+ *   dispatched run takes a while to show in the runs list), or a run of the execute workflow
+ *   titled `switchyard #<issue>` has not completed. A `running` marker without a live run is
+ *   stale (the run ended or never started) and the label routes the task again.
+ * Before dispatching, the status comment is written as `running` with this delivery id (the
+ * claim) and read back: the dispatch goes ahead only if the marker read back is this delivery's.
+ * When two replicas create the comment at once, the oldest comment is the task's, so exactly one
+ * of them dispatches (the other deletes the comment it made). GitHub has no compare-and-swap on
+ * comments, so one window remains: when the comment already exists and replica B's whole
+ * read-to-claim span encloses replica A's claim and read-back, both dispatch. The execute
+ * workflow's `concurrency: switchyard-execute-<issue>` group then queues the second run behind
+ * the first instead of running them side by side.
  */
+
+/** How long after a dispatch the task counts as running without its run being visible. */
+export const ACTIVE_WINDOW_MS = 10 * 60 * 1000;
 
 export const DEFAULT_TRIGGER_LABEL = "switchyard";
 
@@ -66,6 +86,7 @@ export interface RouteDeps {
 
 export type RouteOutcome =
   | { action: "ignored"; reason: string }
+  | { action: "already-running"; reason: string }
   | { action: "denied"; reason: string }
   | { action: "invalid-config"; problems: Problem[] }
   | { action: "blocked"; blockers: number[] }
@@ -92,11 +113,18 @@ const LabeledPayloadSchema = z.looseObject({
 /** The task state carried by the status comment's and the check run's switchyard:task marker. */
 export const TaskMarkerSchema = z.strictObject({
   task_key: z.string(),
-  phase: z.enum(["config-invalid", "blocked", "running", "no-tool", "dispatch-failed"]),
+  phase: z.enum(["config-invalid", "blocked", "running", "no-tool", "dispatch-failed", "stopped"]),
   tool: z.string().nullable(),
   routed_at: z.string(),
   blockers: z.array(z.number().int()).optional(),
   decision: z.unknown().optional(),
+  /** The webhook delivery that wrote this state: a redelivery of it is ignored. */
+  delivery: z.string().optional(),
+  /** When the execute workflow was (about to be) dispatched, and which one. */
+  dispatched_at: z.string().optional(),
+  workflow: z.string().optional(),
+  /** When closing the issue stopped the task (app/issue-closed.ts). */
+  stopped_at: z.string().optional(),
 });
 export type TaskMarker = z.infer<typeof TaskMarkerSchema>;
 
@@ -105,6 +133,7 @@ interface Where {
   repo: string;
   issue_number: number;
   key: string;
+  delivery: string;
 }
 
 /** The handler: never throws. A failure after the sender was approved becomes a failed check run. */
@@ -159,6 +188,7 @@ export async function routeIssue(
     repo,
     issue_number: payload.issue.number,
     key: `${owner}/${repo}#${payload.issue.number}`,
+    delivery: context.id,
   };
   const log = (msg: string, extra: object = {}) =>
     context.log.info({ delivery: context.id, task: where.key, label, ...extra }, msg);
@@ -195,6 +225,17 @@ export async function routeIssue(
   const now = deps.now().toISOString();
   const appId = await deps.appId();
 
+  const previous = await readTaskMarker(context.octokit, where, appId, context.log);
+  if (previous?.delivery === context.id) return ignore("this delivery was already handled");
+  if (previous?.phase === "running") {
+    const workflow = cfg.ok ? cfg.loaded.config.execution.workflow : null;
+    const live = await liveRun(context.octokit, where, previous, workflow, deps.now());
+    if (live !== null) {
+      log(`not dispatched: ${live}`);
+      return { action: "already-running", reason: live };
+    }
+  }
+
   // 4
   if (!cfg.ok) {
     const problems = cfg.error.problems;
@@ -214,7 +255,7 @@ export async function routeIssue(
     await upsertStatusComment(context.octokit, {
       ...pick(where),
       body: renderStatusComment({ phase: "config-invalid", key: where.key, problems }),
-      state: marker(where.key, "config-invalid", null, now),
+      state: { ...marker(where.key, "config-invalid", null, now), delivery: where.delivery },
       appId,
     });
     log("not routed: invalid configuration", { problems: problems.length });
@@ -237,7 +278,7 @@ export async function routeIssue(
         blockers,
         unchecked: elsewhere.map((d) => `${d.owner}/${d.name}#${d.number}`),
       }),
-      state: { ...marker(where.key, "blocked", null, now), blockers },
+      state: { ...marker(where.key, "blocked", null, now), blockers, delivery: where.delivery },
       appId,
     });
     log("held: waiting for open dependencies", { blockers });
@@ -278,11 +319,41 @@ export async function routeIssue(
   }
 
   // 7
+  const workflow_id = workflowId(config.execution.workflow);
+  const ref = payload.repository.default_branch;
+  const claim = await upsertStatusComment(context.octokit, {
+    ...pick(where),
+    body: renderStatusComment({
+      phase: "running",
+      key: where.key,
+      decision,
+      workflow: workflow_id,
+      ref,
+      decisionSent: dispatchInputs(where.issue_number, decision).decisionSent,
+    }),
+    state: {
+      ...marker(where.key, "running", decision.tool, now),
+      decision,
+      delivery: where.delivery,
+      dispatched_at: now,
+      workflow: workflow_id,
+    },
+    appId,
+  });
+  const holder = await readTaskMarker(context.octokit, where, appId, context.log);
+  if (holder?.delivery !== where.delivery) {
+    // Another delivery claimed the task between our read and our write. A comment we created
+    // is not the task's (the oldest is), so it goes; an edited one now holds the other's claim.
+    if (claim.created) await deleteComment(context.octokit, where, claim.id);
+    const reason = `delivery ${holder?.delivery ?? "(unknown)"} claimed the task first`;
+    log(`not dispatched: ${reason}`);
+    return { action: "already-running", reason };
+  }
   const dispatched = await dispatchExecute(context.octokit, {
     owner,
     repo,
     workflow: config.execution.workflow,
-    ref: payload.repository.default_branch,
+    ref,
     issue_number: where.issue_number,
     decision,
   });
@@ -299,24 +370,64 @@ export async function routeIssue(
     log("not dispatched", { missing: dispatched.missing, reason: dispatched.reason });
     return { action: "dispatch-failed", decision, missing: dispatched.missing };
   }
-  await finish(
-    context.octokit,
-    where,
-    appId,
-    current,
-    "running",
-    {
-      phase: "running",
-      key: where.key,
-      decision,
-      workflow: dispatched.workflow_id,
-      ref: payload.repository.default_branch,
-      decisionSent: dispatched.decisionSent,
-    },
-    { ...marker(where.key, "running", decision.tool, now), decision },
-  );
+  await setStateLabel(context.octokit, { ...pick(where), state: "running", current });
   log("dispatched", { tool: decision.tool, workflow: dispatched.workflow_id });
   return { action: "dispatched", decision, decisionSent: dispatched.decisionSent };
+}
+
+/** The task state in our status comment; null when there is none or it cannot be read. */
+async function readTaskMarker(
+  octokit: GitHubClient,
+  where: Where,
+  appId: number,
+  log: RouteLog,
+): Promise<TaskMarker | null> {
+  const comment = await findStatusComment(octokit, { ...pick(where), appId });
+  if (comment === null) return null;
+  const read = readMarker(comment.body, "task", TaskMarkerSchema);
+  if (read === null) return null;
+  if (!read.ok) {
+    // A hand-edited marker: the label is a person's explicit request, so route as if fresh.
+    log.warn({ delivery: where.delivery, task: where.key, reason: read.reason }, "unreadable task marker");
+    return null;
+  }
+  return read.value;
+}
+
+/** Why the task still counts as running, or null when its `running` marker is stale. */
+async function liveRun(
+  octokit: GitHubClient,
+  where: Where,
+  previous: TaskMarker,
+  workflow: string | null,
+  now: Date,
+): Promise<string | null> {
+  const since = previous.dispatched_at === undefined ? NaN : Date.parse(previous.dispatched_at);
+  if (now.getTime() - since < ACTIVE_WINDOW_MS) {
+    return `the execute workflow was dispatched at ${previous.dispatched_at}`;
+  }
+  const workflow_id = previous.workflow ?? (workflow === null ? null : workflowId(workflow));
+  if (workflow_id === null) return null;
+  const runs = await findInFlightRuns(octokit, { ...pick(where), workflow_id });
+  const run = runs[0];
+  if (run === undefined) return null;
+  return `run ${run.id} is ${run.status}`;
+}
+
+async function deleteComment(octokit: GitHubClient, where: Where, comment_id: number): Promise<void> {
+  try {
+    await octokit.request("DELETE /repos/{owner}/{repo}/issues/comments/{comment_id}", {
+      owner: where.owner,
+      repo: where.repo,
+      comment_id,
+    });
+  } catch (error) {
+    if (statusOf(error) === 404) return;
+    throw gitHubApiError(error, {
+      doing: `deleting the duplicate status comment ${comment_id} on ${where.key}`,
+      permission: "issues: write",
+    });
+  }
 }
 
 async function finish(
@@ -332,7 +443,7 @@ async function finish(
   await upsertStatusComment(octokit, {
     ...pick(where),
     body: renderStatusComment(view),
-    state: markerState,
+    state: { ...markerState, delivery: where.delivery },
     appId,
   });
 }

@@ -8,6 +8,7 @@ import { RoutingDecisionSchema } from "../../src/core/routing/schema.js";
 import { readMarker } from "../../src/core/status-marker.js";
 import { blockNetwork, githubApi, resetGithubApi, type GithubApi } from "../support/github-contract.js";
 import { webhookExample, withInstallation } from "../support/webhooks.js";
+import { commentStore } from "./probot-fixtures.js";
 
 const APP_ID = 4242;
 const SHA = "a".repeat(40);
@@ -76,9 +77,9 @@ function checkRun(gh: GithubApi) {
     .reply(200, { total_count: 0, check_runs: [] });
   gh.scope.post(`${REPO}/check-runs`).reply(201, { id: 7, html_url: "https://github.com/x/runs/7" });
 }
+/** The idempotency read, then the status comment's lookup and creation. */
 function comment(gh: GithubApi) {
-  gh.scope.get(`${REPO}/issues/1/comments`).query({ per_page: "100", page: "1" }).reply(200, []);
-  gh.scope.post(`${REPO}/issues/1/comments`).reply(201, { id: 9, html_url: "https://github.com/x#c9" });
+  commentStore(gh, APP_ID, { list: 2, create: 1 });
 }
 
 const ops = (gh: GithubApi) => gh.requests.map((r) => `${r.method} ${r.path}`);
@@ -89,7 +90,7 @@ beforeAll(() => blockNetwork());
 afterEach(() => resetGithubApi());
 
 describe("issues.labeled", () => {
-  it("routes, publishes the check run, dispatches, labels and comments in 11 requests, the token included", async () => {
+  it("routes, publishes the check run, claims the comment, dispatches and labels in 13 requests, the token included", async () => {
     const gh = githubApi();
     token(gh);
     noConfig(gh);
@@ -98,7 +99,7 @@ describe("issues.labeled", () => {
     checkRun(gh);
     gh.scope.post(`${REPO}/actions/workflows/switchyard-execute.yml/dispatches`).reply(204);
     gh.scope.post(`${REPO}/issues/1/labels`).reply(200, []);
-    comment(gh);
+    commentStore(gh, APP_ID, { list: 3, create: 1 });
 
     await receive(labeled());
     gh.done();
@@ -108,15 +109,17 @@ describe("issues.labeled", () => {
       `GET ${REPO_CONFIG}`,
       `GET ${ORG_CONFIG}`,
       `GET ${REPO}/collaborators/Codertocat/permission`,
+      `GET ${REPO}/issues/1/comments`,
       `GET ${REPO}/git/ref/heads%2Fmaster`,
       `GET ${REPO}/commits/${SHA}/check-runs`,
       `POST ${REPO}/check-runs`,
-      `POST ${REPO}/actions/workflows/switchyard-execute.yml/dispatches`,
-      `POST ${REPO}/issues/1/labels`,
       `GET ${REPO}/issues/1/comments`,
       `POST ${REPO}/issues/1/comments`,
+      `GET ${REPO}/issues/1/comments`,
+      `POST ${REPO}/actions/workflows/switchyard-execute.yml/dispatches`,
+      `POST ${REPO}/issues/1/labels`,
     ]);
-    expect(gh.requests).toHaveLength(11);
+    expect(gh.requests).toHaveLength(13);
 
     const dispatch = bodyOf(gh, "POST", "/dispatches") as { ref: string; inputs: Record<string, string> };
     expect(dispatch.ref).toBe("master");
@@ -169,7 +172,19 @@ describe("issues.labeled", () => {
         "Started `switchyard-execute.yml` on `master`.",
       ].join("\n"),
     );
-    expect(readMarker(markerLine!, "task", TaskMarkerSchema)).toEqual(runMarker);
+    expect(readMarker(markerLine!, "task", TaskMarkerSchema)).toEqual({
+      ok: true,
+      value: {
+        task_key: "Codertocat/Hello-World#1",
+        phase: "running",
+        tool: "aider",
+        routed_at: ISO,
+        decision,
+        delivery: "delivery-1",
+        dispatched_at: ISO,
+        workflow: "switchyard-execute.yml",
+      },
+    });
   });
 
   it("edits its own status comment in place and ignores a planted marker", async () => {
@@ -182,19 +197,19 @@ describe("issues.labeled", () => {
     gh.scope.post(`${REPO}/actions/workflows/switchyard-execute.yml/dispatches`).reply(204);
     gh.scope.post(`${REPO}/issues/1/labels`).reply(200, []);
     const marker = "<!-- switchyard:task v1 e30 -->";
-    gh.scope
-      .get(`${REPO}/issues/1/comments`)
-      .query(true)
-      .reply(200, [
-        { id: 1, body: `${marker}\nplanted`, user: { type: "User" }, performed_via_github_app: null },
-        { id: 2, body: `${marker}\nother app`, user: { type: "Bot" }, performed_via_github_app: { id: 1 } },
-        { id: 3, body: `${marker}\nours`, user: { type: "Bot" }, performed_via_github_app: { id: APP_ID } },
-      ]);
-    gh.scope.patch(`${REPO}/issues/comments/3`).reply(200, { id: 3 });
+    commentStore(gh, APP_ID, { list: 3, edit: 1 }, [
+      { id: 1, body: `${marker}\nplanted`, user: { type: "User" }, performed_via_github_app: null },
+      { id: 2, body: `${marker}\nother app`, user: { type: "Bot" }, performed_via_github_app: { id: 1 } },
+      { id: 3, body: `${marker}\nours`, user: { type: "Bot" }, performed_via_github_app: { id: APP_ID } },
+    ]);
 
     await receive(labeled());
     gh.done();
-    expect(ops(gh).slice(-2)).toEqual([`GET ${REPO}/issues/1/comments`, `PATCH ${REPO}/issues/comments/3`]);
+    expect(ops(gh).slice(-5, -2)).toEqual([
+      `GET ${REPO}/issues/1/comments`,
+      `PATCH ${REPO}/issues/comments/3`,
+      `GET ${REPO}/issues/1/comments`,
+    ]);
   });
 
   it("ignores Switchyard's own labels without a request", async () => {
@@ -243,7 +258,7 @@ describe("issues.labeled", () => {
 
     await receive(labeled());
     gh.done();
-    expect(gh.requests).toHaveLength(8);
+    expect(gh.requests).toHaveLength(9);
     const run = bodyOf(gh, "POST", "/check-runs");
     expect(run.conclusion).toBe("failure");
     const output = run.output as { title: string; summary: string };
@@ -272,12 +287,13 @@ describe("issues.labeled", () => {
       .post(`${REPO}/actions/workflows/switchyard-execute.yml/dispatches`)
       .reply(404, { message: "Not Found" });
     gh.scope.post(`${REPO}/issues/1/labels`).reply(200, []);
-    comment(gh);
+    const comments = commentStore(gh, APP_ID, { list: 4, create: 1, edit: 1 });
 
     await receive(labeled());
     gh.done();
     expect(bodyOf(gh, "POST", "/issues/1/labels")).toEqual({ labels: ["switchyard:failed"] });
-    const body = bodyOf(gh, "POST", "/issues/1/comments").body as string;
+    expect(comments).toHaveLength(1);
+    const body = comments[0]!.body;
     expect(body).toContain(
       [
         "The workflow `.github/workflows/switchyard-execute.yml` is not on the default branch. Add it: copy the example",
@@ -311,6 +327,7 @@ describe("issues.labeled", () => {
     await receive(labeled({ body: "Fix the typo.\n\nDepends on #12, #13 and other/repo#4" }));
     gh.done();
     expect(ops(gh).slice(4)).toEqual([
+      `GET ${REPO}/issues/1/comments`,
       `GET ${REPO}/issues/12`,
       `GET ${REPO}/issues/13`,
       `POST ${REPO}/issues/1/labels`,
@@ -341,6 +358,7 @@ describe("issues.labeled", () => {
     token(gh);
     noConfig(gh);
     permission(gh, "Codertocat", "write", "write");
+    commentStore(gh, APP_ID, { list: 1 });
     head(gh);
     gh.scope
       .get(`/repos/Codertocat/Hello-World/commits/${SHA}/check-runs`)
