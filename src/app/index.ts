@@ -1,4 +1,6 @@
 import type { Probot } from "probot";
+import { onIssueComment } from "./commands.js";
+import { onIssueClosed } from "./issue-closed.js";
 import { onIssueLabeled } from "./route-issue.js";
 
 /**
@@ -26,5 +28,11 @@ export default function switchyardApp(app: Probot): void {
   };
   app.on("issues.labeled", async (context) => {
     await onIssueLabeled(context, { appId: readAppId, now: () => new Date() });
+  });
+  app.on("issues.closed", async (context) => {
+    await onIssueClosed(context, { appId: readAppId, now: () => new Date() });
+  });
+  app.on("issue_comment.created", async (context) => {
+    await onIssueComment(context, { appId: readAppId, now: () => new Date() });
   });
 }
