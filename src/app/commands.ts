@@ -8,8 +8,15 @@ import { GitHubApiError, gitHubApiError } from "../github/errors.js";
 import type { GitHubClient } from "../github/octokit.js";
 import { canTrigger } from "../github/permissions.js";
 import { COMMENT_LIMIT } from "../github/status-comment.js";
+import { stopTask } from "./issue-closed.js";
 import { loadRepoConfig } from "./repo-config.js";
-import { renderProblems, type RouteContext, type RouteDeps } from "./route-issue.js";
+import {
+  renderProblems,
+  routeTask,
+  type RouteContext,
+  type RouteDeps,
+  type RouteOutcome,
+} from "./route-issue.js";
 
 /**
  * issue_comment.created -> a comment command. The steps, cheapest refusal first:
@@ -24,22 +31,30 @@ import { renderProblems, type RouteContext, type RouteDeps } from "./route-issue
  * 4. The sender needs write permission, asked of the API. A person without it gets one polite
  *    reply, once per command comment; a bot gets nothing at all (a log line): two bots answering
  *    each other is how comment loops start, and a reply to our own comments cannot happen (2).
- * 5. The command. `explain` routes the task again with the current configuration and replies
- *    with every candidate and its reason. It replies rather than editing the status comment: the
- *    status comment says what is running, and a decision made now may differ from the one that
- *    started the run. `help` replies with what went wrong and the usage.
- *    `route`, `retry` and `stop` are recognised but not handled here yet: they are logged and
- *    left alone, without a reply, until their GitHub side exists.
+ * 5. The command. Every command the sender was approved for gets a visible result: a reply, or
+ *    the status comment when that is what changed.
+ *    - `explain` routes the task again with the current configuration and replies with every
+ *      candidate and its reason. It replies rather than editing the status comment: the status
+ *      comment says what is running, and a decision made now may differ from the one that
+ *      started the run.
+ *    - `help` replies with what went wrong and the usage.
+ *    - `stop` is what closing the issue does (stopTask): runs cancelled, `switchyard:stopped`,
+ *      the status comment names who stopped it. When nothing is running it replies so, once.
+ *    - `route [tool]` and `retry` go through the label's pipeline (routeTask) with its
+ *      idempotency: the result is the status comment (running, blocked, no tool, ...), and a
+ *      task that is still running gets one reply saying so instead of a second run. `route
+ *      <tool>` passes the tool to the router as the command's override; a refused override is
+ *      routed by the chain and the decision table says why. `retry` routes again without an
+ *      override. Both need an open issue: a pull request or a closed issue gets a reply.
  */
 
 export type CommandOutcome =
   | { action: "ignored"; reason: string }
   | { action: "refused"; reason: string; replied: boolean }
   | { action: "replied"; command: ParsedCommand["name"] }
-  | { action: "not-handled"; command: ParsedCommand["name"] };
-
-/** The commands this handler carries out; the others are recognised and logged. */
-const HANDLED: ReadonlySet<ParsedCommand["name"]> = new Set(["explain", "help"]);
+  | { action: "stopped"; cancelled: number[] }
+  /** `replied`: the outcome was answered with a reply rather than in the status comment. */
+  | { action: "routed"; command: "route" | "retry"; outcome: RouteOutcome; replied: boolean };
 
 const CommentPayloadSchema = z.looseObject({
   action: z.string(),
@@ -49,10 +64,16 @@ const CommentPayloadSchema = z.looseObject({
     user: z.looseObject({ login: z.string(), type: z.string() }).nullish(),
     performed_via_github_app: z.looseObject({ id: z.number().int() }).nullish(),
   }),
-  issue: z.looseObject({ number: z.number().int().min(1) }),
+  issue: z.looseObject({
+    number: z.number().int().min(1),
+    state: z.string(),
+    labels: z.array(z.looseObject({ name: z.string() })).nullish(),
+    pull_request: z.unknown().optional(),
+  }),
   repository: z.looseObject({
     name: z.string().min(1),
     owner: z.looseObject({ login: z.string().min(1) }),
+    default_branch: z.string().min(1),
   }),
   sender: z.looseObject({ login: z.string().min(1), type: z.string() }),
 });
@@ -123,13 +144,6 @@ async function runCommand(
   if (payload.comment.performed_via_github_app?.id === appId)
     return ignore("the comment is Switchyard's own");
 
-  if (!HANDLED.has(command.name)) {
-    log(`not handled: /switchyard ${command.name} is not available in the app yet`, {
-      command: command.name,
-    });
-    return { action: "not-handled", command: command.name };
-  }
-
   // 3
   const cfg = await loadRepoConfig(context.octokit, { owner, repo });
 
@@ -156,6 +170,71 @@ async function runCommand(
     await reply(context.octokit, where, renderHelp(command.reason));
     log("replied with help", { reason: command.reason });
     return { action: "replied", command: "help" };
+  }
+  const labels = (payload.issue.labels ?? []).map((l) => l.name);
+  if (command.name === "stop") {
+    const stopped = await stopTask(context.octokit, {
+      owner,
+      repo,
+      issue_number: where.issue_number,
+      labels,
+      appId,
+      delivery: context.id,
+      now: deps.now(),
+      cause: { kind: "command", login: sender.login },
+    });
+    if (stopped.action === "not-running") {
+      await reply(
+        context.octokit,
+        where,
+        `**Switchyard** · nothing to stop on ${where.key}: ${stopped.reason}.`,
+      );
+      log(`stop: nothing running (${stopped.reason})`);
+      return { action: "replied", command: "stop" };
+    }
+    log("stopped", { sender: sender.login, cancelled: stopped.cancelled });
+    return stopped;
+  }
+  if (command.name === "route" || command.name === "retry") {
+    const notRoutable =
+      payload.issue.pull_request !== undefined && payload.issue.pull_request !== null
+        ? "it is a pull request; Switchyard routes issues"
+        : payload.issue.state !== "open"
+          ? "the issue is closed; reopen it first"
+          : null;
+    if (notRoutable !== null) {
+      await reply(
+        context.octokit,
+        where,
+        `**Switchyard** · cannot ${command.name} ${where.key}: ${notRoutable}.`,
+      );
+      log(`${command.name}: ${notRoutable}`);
+      return { action: "replied", command: command.name };
+    }
+    const outcome = await routeTask(context, deps, {
+      payload,
+      owner,
+      repo,
+      issue_number: where.issue_number,
+      labels,
+      defaultBranch: payload.repository.default_branch,
+      cfg,
+      trigger: "command",
+      ...(command.name === "route" && command.tool !== undefined ? { commandTool: command.tool } : {}),
+    });
+    let replied = false;
+    if (outcome.action === "already-running") {
+      await reply(
+        context.octokit,
+        where,
+        `**Switchyard** · ${where.key} is still running (${outcome.reason}${
+          outcome.url === undefined ? "" : `: ${outcome.url}`
+        }), so \`${command.name}\` did not start another run. Stop it first with \`stop\` if it should not finish.`,
+      );
+      replied = true;
+    }
+    log(`${command.name}: ${outcome.action}`, { sender: sender.login });
+    return { action: "routed", command: command.name, outcome, replied };
   }
   if (!cfg.ok) {
     await reply(

@@ -2,15 +2,17 @@ import { z } from "zod";
 import { InputError } from "../core/errors.js";
 import { readMarker } from "../core/status-marker.js";
 import { setStateLabel } from "../github/labels.js";
+import type { GitHubClient } from "../github/octokit.js";
 import { findStatusComment, upsertStatusComment } from "../github/status-comment.js";
 import { cancelRun, findInFlightRuns } from "../github/workflow-runs.js";
 import { TaskMarkerSchema, type RouteContext, type RouteDeps } from "./route-issue.js";
 
 /**
- * issues.closed -> stop the task's in-flight run. Only a task whose status comment says
- * `running` is touched: its execute runs that have not completed (matched by the run title
- * `switchyard #<issue>`) are cancelled, the state label becomes `switchyard:stopped` and the
- * status comment says why. Any other issue costs the one comment lookup and writes nothing.
+ * issues.closed -> stop the task's in-flight run (stopTask, shared with `/switchyard stop`). Only
+ * a task whose status comment says `running` is touched: its execute runs that have not completed
+ * (matched by the run title `switchyard #<issue>`) are cancelled, the state label becomes
+ * `switchyard:stopped` and the status comment says why. Any other issue costs the one comment
+ * lookup and writes nothing.
  */
 
 export type ClosedOutcome =
@@ -45,50 +47,92 @@ export async function stopClosedIssue(context: RouteContext, deps: RouteDeps): P
   const parsed = ClosedPayloadSchema.safeParse(context.payload);
   if (!parsed.success) throw new InputError("the issues.closed payload is not what GitHub documents");
   const payload = parsed.data;
-  const where = {
+  const result = await stopTask(context.octokit, {
     owner: payload.repository.owner.login,
     repo: payload.repository.name,
     issue_number: payload.issue.number,
-  };
-  const key = `${where.owner}/${where.repo}#${where.issue_number}`;
-  const ignore = (reason: string): ClosedOutcome => {
-    context.log.info({ delivery: context.id, task: key }, `ignored: ${reason}`);
-    return { action: "ignored", reason };
-  };
+    labels: (payload.issue.labels ?? []).map((l) => l.name),
+    appId: await deps.appId(),
+    delivery: context.id,
+    now: deps.now(),
+    cause: { kind: "issue-closed" },
+  });
+  const task = `${payload.repository.owner.login}/${payload.repository.name}#${payload.issue.number}`;
+  if (result.action === "not-running") {
+    context.log.info({ delivery: context.id, task }, `ignored: ${result.reason}`);
+    return { action: "ignored", reason: result.reason };
+  }
+  context.log.info(
+    { delivery: context.id, task, cancelled: result.cancelled },
+    "stopped: the issue was closed",
+  );
+  return result;
+}
 
-  const appId = await deps.appId();
-  const comment = await findStatusComment(context.octokit, { ...where, appId });
-  if (comment === null) return ignore("Switchyard has no task on this issue");
+/** Why a task is stopped: the status comment and the marker say it. */
+export type StopCause = { kind: "issue-closed" } | { kind: "command"; login: string };
+
+export interface StopTaskInput {
+  owner: string;
+  repo: string;
+  issue_number: number;
+  /** The issue's labels now, so the state label change is computed without a request. */
+  labels: string[];
+  appId: number;
+  /** The webhook delivery that asked: recorded in the marker. */
+  delivery: string;
+  now: Date;
+  cause: StopCause;
+}
+
+export type StopResult =
+  { action: "not-running"; reason: string } | { action: "stopped"; cancelled: number[] };
+
+/**
+ * Stops a running task: cancels its execute runs that have not completed, sets the
+ * `switchyard:stopped` label and rewrites the status comment with who or what stopped it. A task
+ * that is not `running` (or has no status comment) costs the one comment lookup and writes
+ * nothing; the result says why, so a command can answer with it.
+ */
+export async function stopTask(octokit: GitHubClient, input: StopTaskInput): Promise<StopResult> {
+  const where = { owner: input.owner, repo: input.repo, issue_number: input.issue_number };
+  const key = `${where.owner}/${where.repo}#${where.issue_number}`;
+  const comment = await findStatusComment(octokit, { ...where, appId: input.appId });
+  if (comment === null) return { action: "not-running", reason: "Switchyard has no task on this issue" };
   const read = readMarker(comment.body, "task", TaskMarkerSchema);
-  if (read === null || !read.ok) return ignore("the status comment holds no readable task state");
+  if (read === null || !read.ok) {
+    return { action: "not-running", reason: "the status comment holds no readable task state" };
+  }
   const state = read.value;
-  if (state.phase !== "running") return ignore(`the task is ${state.phase}, not running`);
+  if (state.phase !== "running")
+    return { action: "not-running", reason: `the task is ${state.phase}, not running` };
 
   // A marker from before runs were recorded names no workflow: nothing can be matched to cancel,
   // but the task is still marked stopped so nobody waits for it.
   const runs =
     state.workflow === undefined
       ? []
-      : await findInFlightRuns(context.octokit, { ...where, workflow_id: state.workflow });
+      : await findInFlightRuns(octokit, { ...where, workflow_id: state.workflow });
   const cancelled: number[] = [];
-  for (const run of runs)
-    if (await cancelRun(context.octokit, { ...where, run_id: run.id })) cancelled.push(run.id);
+  for (const run of runs) if (await cancelRun(octokit, { ...where, run_id: run.id })) cancelled.push(run.id);
 
-  await setStateLabel(context.octokit, {
-    ...where,
-    state: "stopped",
-    current: (payload.issue.labels ?? []).map((l) => l.name),
-  });
+  await setStateLabel(octokit, { ...where, state: "stopped", current: input.labels });
   const runs_text =
     cancelled.length === 0
       ? "No run of it was still going."
       : `Cancelled ${cancelled.length === 1 ? "run" : "runs"} ${cancelled.join(", ")}.`;
-  await upsertStatusComment(context.octokit, {
+  const why = input.cause.kind === "command" ? ` by @${input.cause.login}` : ": the issue was closed";
+  await upsertStatusComment(octokit, {
     ...where,
-    body: [`**Switchyard** · ${key} stopped: the issue was closed.`, "", runs_text].join("\n"),
-    state: { ...state, phase: "stopped", delivery: context.id, stopped_at: deps.now().toISOString() },
-    appId,
+    body: [`**Switchyard** · ${key} stopped${why}.`, "", runs_text].join("\n"),
+    state: {
+      ...state,
+      phase: "stopped",
+      delivery: input.delivery,
+      stopped_at: input.now.toISOString(),
+      ...(input.cause.kind === "command" ? { stopped_by: input.cause.login } : {}),
+    },
+    appId: input.appId,
   });
-  context.log.info({ delivery: context.id, task: key, cancelled }, "stopped: the issue was closed");
   return { action: "stopped", cancelled };
 }

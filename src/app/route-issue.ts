@@ -16,7 +16,7 @@ import type { GitHubClient } from "../github/octokit.js";
 import { canTrigger } from "../github/permissions.js";
 import { findStatusComment, upsertStatusComment } from "../github/status-comment.js";
 import { findInFlightRuns } from "../github/workflow-runs.js";
-import { loadRepoConfig } from "./repo-config.js";
+import { loadRepoConfig, type RepoConfigResult } from "./repo-config.js";
 
 /**
  * issues.labeled -> route the issue. The steps, cheapest refusal first:
@@ -37,9 +37,10 @@ import { loadRepoConfig } from "./repo-config.js";
  * 5. The task, then the dependency gate: each "Depends on #N" in this repository is looked up;
  *    an open one holds the task (label switchyard:blocked, blockers in the status comment).
  *    Dependencies in other repositories are listed as not checked, not waited for.
- * 6. The decision (signals: the time only; in-flight runs, outcomes and the sticky tool are not
- *    read back from GitHub yet), published as a completed switchyard/route check run, success or
- *    neutral when no tool can take the task, with the decision in a hidden marker.
+ * 6. The decision (signals: the time, and the tool a `/switchyard route <tool>` command names;
+ *    in-flight runs, outcomes and the sticky tool are not read back from GitHub yet), published as
+ *    a completed switchyard/route check run, success or neutral when no tool can take the task,
+ *    with the decision in a hidden marker. Steps 4-7 are routeTask, shared with the commands.
  * 7. The claim, the dispatch, the state label: see "Idempotency" below.
  *
  * Idempotency. Right after the sender is approved, the status comment's marker is read (one
@@ -86,7 +87,8 @@ export interface RouteDeps {
 
 export type RouteOutcome =
   | { action: "ignored"; reason: string }
-  | { action: "already-running"; reason: string }
+  /** `url`: the live run's page, when the run is visible already. */
+  | { action: "already-running"; reason: string; url?: string }
   | { action: "denied"; reason: string }
   | { action: "invalid-config"; problems: Problem[] }
   | { action: "blocked"; blockers: number[] }
@@ -123,8 +125,9 @@ export const TaskMarkerSchema = z.strictObject({
   /** When the execute workflow was (about to be) dispatched, and which one. */
   dispatched_at: z.string().optional(),
   workflow: z.string().optional(),
-  /** When closing the issue stopped the task (app/issue-closed.ts). */
+  /** When the task was stopped (app/issue-closed.ts), and who asked when a person did. */
   stopped_at: z.string().optional(),
+  stopped_by: z.string().optional(),
 });
 export type TaskMarker = z.infer<typeof TaskMarkerSchema>;
 
@@ -222,24 +225,79 @@ export async function routeIssue(
     return { action: "denied", reason: verdict.reason };
   }
   progress.approved = true;
+  return routeTask(context, deps, {
+    payload,
+    owner,
+    repo,
+    issue_number: payload.issue.number,
+    labels: (payload.issue.labels ?? []).map((l) => l.name),
+    defaultBranch: payload.repository.default_branch,
+    cfg,
+    trigger: "label",
+  });
+}
+
+export interface RouteTaskInput {
+  /** The webhook payload the task is built from (issues.labeled, issue_comment.created). */
+  payload: unknown;
+  owner: string;
+  repo: string;
+  issue_number: number;
+  /** The issue's labels now, so the state label change is computed without a request. */
+  labels: string[];
+  defaultBranch: string;
+  /** Already loaded by the caller, which needed it to approve the sender. */
+  cfg: RepoConfigResult;
+  /** What asked: only logged, the pipeline is the same. */
+  trigger: "label" | "command";
+  /** `/switchyard route <tool>`: the router checks it like any override and says if it refuses. */
+  commandTool?: string;
+}
+
+/**
+ * Steps 4 to 7 for an approved request, with the idempotency check first: the label handler and
+ * the `route` / `retry` commands share it, so a command cannot start a second run either.
+ */
+export async function routeTask(
+  context: RouteContext,
+  deps: RouteDeps,
+  input: RouteTaskInput,
+): Promise<RouteOutcome> {
+  const { payload, owner, repo, cfg } = input;
+  const where: Where = {
+    owner,
+    repo,
+    issue_number: input.issue_number,
+    key: `${owner}/${repo}#${input.issue_number}`,
+    delivery: context.id,
+  };
+  const log = (msg: string, extra: object = {}) =>
+    context.log.info({ delivery: context.id, task: where.key, trigger: input.trigger, ...extra }, msg);
   const now = deps.now().toISOString();
   const appId = await deps.appId();
 
   const previous = await readTaskMarker(context.octokit, where, appId, context.log);
-  if (previous?.delivery === context.id) return ignore("this delivery was already handled");
+  if (previous?.delivery === context.id) {
+    log("ignored: this delivery was already handled");
+    return { action: "ignored", reason: "this delivery was already handled" };
+  }
   if (previous?.phase === "running") {
     const workflow = cfg.ok ? cfg.loaded.config.execution.workflow : null;
     const live = await liveRun(context.octokit, where, previous, workflow, deps.now());
     if (live !== null) {
-      log(`not dispatched: ${live}`);
-      return { action: "already-running", reason: live };
+      log(`not dispatched: ${live.reason}`);
+      return {
+        action: "already-running",
+        reason: live.reason,
+        ...(live.url === null ? {} : { url: live.url }),
+      };
     }
   }
 
   // 4
   if (!cfg.ok) {
     const problems = cfg.error.problems;
-    const headSha = await defaultBranchHead(context.octokit, owner, repo, payload.repository.default_branch);
+    const headSha = await defaultBranchHead(context.octokit, owner, repo, input.defaultBranch);
     await upsertCheckRun(context.octokit, {
       owner,
       repo,
@@ -262,7 +320,7 @@ export async function routeIssue(
     return { action: "invalid-config", problems };
   }
   const config = cfg.loaded.config;
-  const current = (payload.issue.labels ?? []).map((l) => l.name);
+  const current = input.labels;
 
   // 5
   const task = buildTask(payload, config);
@@ -286,8 +344,11 @@ export async function routeIssue(
   }
 
   // 6
-  const decision = route(task, config, { now });
-  const headSha = await defaultBranchHead(context.octokit, owner, repo, payload.repository.default_branch);
+  const decision = route(task, config, {
+    now,
+    ...(input.commandTool === undefined ? {} : { command_tool: input.commandTool }),
+  });
+  const headSha = await defaultBranchHead(context.octokit, owner, repo, input.defaultBranch);
   await upsertCheckRun(context.octokit, {
     owner,
     repo,
@@ -320,7 +381,7 @@ export async function routeIssue(
 
   // 7
   const workflow_id = workflowId(config.execution.workflow);
-  const ref = payload.repository.default_branch;
+  const ref = input.defaultBranch;
   const claim = await upsertStatusComment(context.octokit, {
     ...pick(where),
     body: renderStatusComment({
@@ -394,24 +455,24 @@ async function readTaskMarker(
   return read.value;
 }
 
-/** Why the task still counts as running, or null when its `running` marker is stale. */
+/** Why the task still counts as running (and its run's page), or null when its `running` marker is stale. */
 async function liveRun(
   octokit: GitHubClient,
   where: Where,
   previous: TaskMarker,
   workflow: string | null,
   now: Date,
-): Promise<string | null> {
+): Promise<{ reason: string; url: string | null } | null> {
   const since = previous.dispatched_at === undefined ? NaN : Date.parse(previous.dispatched_at);
   if (now.getTime() - since < ACTIVE_WINDOW_MS) {
-    return `the execute workflow was dispatched at ${previous.dispatched_at}`;
+    return { reason: `the execute workflow was dispatched at ${previous.dispatched_at}`, url: null };
   }
   const workflow_id = previous.workflow ?? (workflow === null ? null : workflowId(workflow));
   if (workflow_id === null) return null;
   const runs = await findInFlightRuns(octokit, { ...pick(where), workflow_id });
   const run = runs[0];
   if (run === undefined) return null;
-  return `run ${run.id} is ${run.status}`;
+  return { reason: `run ${run.id} is ${run.status}`, url: run.url };
 }
 
 async function deleteComment(octokit: GitHubClient, where: Where, comment_id: number): Promise<void> {

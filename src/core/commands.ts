@@ -38,7 +38,7 @@ const KEYWORD = "/switchyard";
 /** The usage line every help reply shows; none of its lines starts with `/switchyard`. */
 export const COMMAND_USAGE = [
   "`/switchyard route [tool]` routes this task again (to `tool` when given),",
-  "`/switchyard retry` runs it again with the same decision,",
+  "`/switchyard retry` routes it again from the start (when it is not running),",
   "`/switchyard stop` cancels its running workflow, and",
   "`/switchyard explain` lists every candidate tool with the reason for its place.",
 ].join(" ");

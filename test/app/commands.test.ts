@@ -196,16 +196,21 @@ describe("issue_comment.created", () => {
     expect(gh.requests).toEqual([]);
   });
 
-  it("leaves the commands it does not carry out yet alone, without a request or a reply", async () => {
-    const gh = githubApi();
-    for (const name of ["stop", "retry", "route"] as const) {
-      expect(await receive(commented(`/switchyard ${name}`))).toEqual({
-        action: "not-handled",
-        command: name,
-      });
+  it("refuses route, retry and stop to a person without write access, one reply each, nothing else", async () => {
+    for (const name of ["stop", "retry", "route claude"]) {
+      const gh = githubApi();
+      token(gh);
+      noConfig(gh);
+      permission(gh, "Codertocat", "read");
+      replyMock(gh);
+      const outcome = await receive(commented(`/switchyard ${name}`));
+      gh.done();
+      const reason = "Codertocat has read access to Codertocat/Hello-World; write or more is needed";
+      expect(outcome).toEqual({ action: "refused", reason, replied: true });
+      expect(gh.requests).toHaveLength(5);
+      expect(replyBody(gh)).toBe(renderRefusal("Codertocat", name.split(" ")[0] as "route", reason));
+      resetGithubApi();
     }
-    gh.done();
-    expect(gh.requests).toEqual([]);
   });
 
   it("explains an invalid configuration by quoting its problems", async () => {
