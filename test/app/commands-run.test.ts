@@ -1,6 +1,5 @@
 import { afterEach, beforeAll, describe, expect, it } from "@jest/globals";
-import { generateKeyPairSync } from "node:crypto";
-import { Probot, ProbotOctokit } from "probot";
+import { Probot } from "probot";
 import { onIssueComment, type CommandOutcome } from "../../src/app/commands.js";
 import { TaskMarkerSchema } from "../../src/app/route-issue.js";
 import { parseCommand } from "../../src/core/commands.js";
@@ -8,33 +7,34 @@ import { RoutingDecisionSchema, type RoutingDecision } from "../../src/core/rout
 import { encodeMarker, readMarker } from "../../src/core/status-marker.js";
 import { blockNetwork, githubApi, resetGithubApi, type GithubApi } from "../support/github-contract.js";
 import { webhookExample, withInstallation } from "../support/webhooks.js";
-import { commentStore, type FakeComment } from "./probot-fixtures.js";
+import {
+  APP_ID,
+  ORG_CONFIG,
+  REPO,
+  REPO_CONFIG,
+  TEST_PRIVATE_KEY,
+  TestOctokit,
+  commentStore,
+  installationToken,
+  noConfig,
+  type FakeComment,
+} from "./probot-fixtures.js";
 
 /** `/switchyard stop`, `route [tool]` and `retry`: what each does on GitHub, request by request. */
 
-const APP_ID = 4242;
 const SHA = "c".repeat(40);
-const REPO = "/repos/Codertocat/Hello-World";
-const ORG_CONFIG = "/repos/Codertocat/.github/contents/.github%2Fswitchyard.yml";
-const REPO_CONFIG = `${REPO}/contents/.github%2Fswitchyard.yml`;
 const RUNS = `${REPO}/actions/workflows/switchyard-execute.yml/runs`;
 const DISPATCH = `${REPO}/actions/workflows/switchyard-execute.yml/dispatches`;
 const NOW = new Date("2025-01-02T03:04:05.000Z");
 
-const { privateKey } = generateKeyPairSync("rsa", {
-  modulusLength: 2048,
-  privateKeyEncoding: { type: "pkcs8", format: "pem" },
-  publicKeyEncoding: { type: "spki", format: "pem" },
-});
-const Octokit = ProbotOctokit.defaults((o: Record<string, unknown>) => ({
-  ...o,
-  retry: { enabled: false },
-  throttle: { ...(o.throttle as object), enabled: false },
-}));
-
 async function receive(payload: object): Promise<CommandOutcome | null | undefined> {
   let outcome: CommandOutcome | null | undefined;
-  const p = new Probot({ appId: APP_ID, privateKey, Octokit, logLevel: "fatal" });
+  const p = new Probot({
+    appId: APP_ID,
+    privateKey: TEST_PRIVATE_KEY,
+    Octokit: TestOctokit,
+    logLevel: "fatal",
+  });
   await p.load((app) => {
     app.on("issue_comment.created", async (context) => {
       outcome = await onIssueComment(context, { appId: async () => APP_ID, now: () => NOW });
@@ -59,14 +59,8 @@ function commented(body: string, stateLabel?: string) {
 
 /** Token, no configuration file, and write access: the requests before any command runs. */
 function approved(gh: GithubApi) {
-  gh.scope.post("/app/installations/1/access_tokens").reply(201, {
-    token: "ghs_test",
-    expires_at: "2099-01-01T00:00:00Z",
-    permissions: { issues: "write", checks: "write", actions: "write", contents: "read" },
-    repository_selection: "all",
-  });
-  gh.scope.get(REPO_CONFIG).reply(404, { message: "Not Found" });
-  gh.scope.get(ORG_CONFIG).reply(404, { message: "Not Found" });
+  installationToken(gh);
+  noConfig(gh);
   gh.scope
     .get(`${REPO}/collaborators/Codertocat/permission`)
     .reply(200, { permission: "write", role_name: "write", user: { login: "Codertocat" } });

@@ -1,32 +1,31 @@
 import { afterEach, beforeAll, describe, expect, it } from "@jest/globals";
-import { generateKeyPairSync } from "node:crypto";
-import { Probot, ProbotOctokit } from "probot";
+import { Probot } from "probot";
 import { onIssueComment, renderHelp, renderRefusal, type CommandOutcome } from "../../src/app/commands.js";
 import { parseCommand } from "../../src/core/commands.js";
 import { blockNetwork, githubApi, resetGithubApi, type GithubApi } from "../support/github-contract.js";
 import { webhookExample, withInstallation } from "../support/webhooks.js";
+import {
+  APP_ID,
+  ORG_CONFIG,
+  REPO,
+  REPO_CONFIG,
+  TEST_PRIVATE_KEY,
+  TestOctokit,
+  installationToken,
+  noConfig,
+} from "./probot-fixtures.js";
 
-const APP_ID = 4242;
-const REPO = "/repos/Codertocat/Hello-World";
-const ORG_CONFIG = "/repos/Codertocat/.github/contents/.github%2Fswitchyard.yml";
-const REPO_CONFIG = `${REPO}/contents/.github%2Fswitchyard.yml`;
 const NOW = new Date("2025-01-02T03:04:05.000Z");
-
-const { privateKey } = generateKeyPairSync("rsa", {
-  modulusLength: 2048,
-  privateKeyEncoding: { type: "pkcs8", format: "pem" },
-  publicKeyEncoding: { type: "spki", format: "pem" },
-});
-const Octokit = ProbotOctokit.defaults((o: Record<string, unknown>) => ({
-  ...o,
-  retry: { enabled: false },
-  throttle: { ...(o.throttle as object), enabled: false },
-}));
 
 /** A tiny app that registers only the handler under test, as index.ts will. */
 async function receive(payload: object, name = "issue_comment"): Promise<CommandOutcome | null | undefined> {
   let outcome: CommandOutcome | null | undefined;
-  const p = new Probot({ appId: APP_ID, privateKey, Octokit, logLevel: "fatal" });
+  const p = new Probot({
+    appId: APP_ID,
+    privateKey: TEST_PRIVATE_KEY,
+    Octokit: TestOctokit,
+    logLevel: "fatal",
+  });
   await p.load((app) => {
     app.on(["issue_comment.created", "issue_comment.edited"], async (context) => {
       outcome = await onIssueComment(context, { appId: async () => APP_ID, now: () => NOW });
@@ -51,18 +50,6 @@ function commented(body: string, opts: { sender?: Sender; viaApp?: number; actio
   return payload;
 }
 
-function token(gh: GithubApi) {
-  gh.scope.post("/app/installations/1/access_tokens").reply(201, {
-    token: "ghs_test",
-    expires_at: "2099-01-01T00:00:00Z",
-    permissions: { issues: "write", contents: "read" },
-    repository_selection: "all",
-  });
-}
-function noConfig(gh: GithubApi) {
-  gh.scope.get(REPO_CONFIG).reply(404, { message: "Not Found" });
-  gh.scope.get(ORG_CONFIG).reply(404, { message: "Not Found" });
-}
 function permission(gh: GithubApi, login: string, permission: string) {
   gh.scope
     .get(`${REPO}/collaborators/${login}/permission`)
@@ -83,7 +70,7 @@ afterEach(() => resetGithubApi());
 describe("issue_comment.created", () => {
   it("explains: every candidate with its reason, as one reply, in 5 requests", async () => {
     const gh = githubApi();
-    token(gh);
+    installationToken(gh);
     noConfig(gh);
     permission(gh, "Codertocat", "write");
     replyMock(gh);
@@ -125,7 +112,7 @@ describe("issue_comment.created", () => {
 
   it("refuses a person without write access once, politely, and does nothing else", async () => {
     const gh = githubApi();
-    token(gh);
+    installationToken(gh);
     noConfig(gh);
     permission(gh, "Codertocat", "triage");
     replyMock(gh);
@@ -144,7 +131,7 @@ describe("issue_comment.created", () => {
 
   it("answers an unknown command with help, for a writer", async () => {
     const gh = githubApi();
-    token(gh);
+    installationToken(gh);
     noConfig(gh);
     permission(gh, "Codertocat", "admin");
     replyMock(gh);
@@ -168,7 +155,7 @@ describe("issue_comment.created", () => {
 
   it("refuses another bot silently: no reply, so two bots cannot answer each other", async () => {
     const gh = githubApi();
-    token(gh);
+    installationToken(gh);
     noConfig(gh);
     const outcome = await receive(
       commented("/switchyard explain", { sender: { login: "other[bot]", type: "Bot" }, viaApp: 7 }),
@@ -199,7 +186,7 @@ describe("issue_comment.created", () => {
   it("refuses route, retry and stop to a person without write access, one reply each, nothing else", async () => {
     for (const name of ["stop", "retry", "route claude"]) {
       const gh = githubApi();
-      token(gh);
+      installationToken(gh);
       noConfig(gh);
       permission(gh, "Codertocat", "read");
       replyMock(gh);
@@ -215,7 +202,7 @@ describe("issue_comment.created", () => {
 
   it("explains an invalid configuration by quoting its problems", async () => {
     const gh = githubApi();
-    token(gh);
+    installationToken(gh);
     gh.scope.get(REPO_CONFIG).reply(200, "version: 1\nrouting:\n  strategy: fastest\n");
     permission(gh, "Codertocat", "write");
     replyMock(gh);
@@ -234,7 +221,7 @@ describe("issue_comment.created", () => {
 
   it("says in one reply when the command failed after the sender was approved", async () => {
     const gh = githubApi();
-    token(gh);
+    installationToken(gh);
     noConfig(gh);
     permission(gh, "Codertocat", "write");
     gh.scope.post(`${REPO}/issues/1/comments`).reply(500, { message: "Server Error" });

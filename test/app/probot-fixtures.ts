@@ -1,4 +1,42 @@
+import { generateKeyPairSync } from "node:crypto";
+import { ProbotOctokit } from "probot";
 import type { GithubApi } from "../support/github-contract.js";
+
+/** The app, installation and repository every app test plays against (the webhook examples'). */
+export const APP_ID = 4242;
+export const REPO = "/repos/Codertocat/Hello-World";
+export const REPO_CONFIG = `${REPO}/contents/.github%2Fswitchyard.yml`;
+export const ORG_CONFIG = "/repos/Codertocat/.github/contents/.github%2Fswitchyard.yml";
+
+/** A real RSA key, so Probot signs real app JWTs; made once per test file. */
+export const { privateKey: TEST_PRIVATE_KEY } = generateKeyPairSync("rsa", {
+  modulusLength: 2048,
+  privateKeyEncoding: { type: "pkcs8", format: "pem" },
+  publicKeyEncoding: { type: "spki", format: "pem" },
+});
+
+/** Probot's Octokit without retries or write spacing: every answer is mocked. */
+export const TestOctokit = ProbotOctokit.defaults((o: Record<string, unknown>) => ({
+  ...o,
+  retry: { enabled: false },
+  throttle: { ...(o.throttle as object), enabled: false },
+}));
+
+/** The installation token Probot asks for before the first API call of a delivery. */
+export function installationToken(gh: GithubApi): void {
+  gh.scope.post("/app/installations/1/access_tokens").reply(201, {
+    token: "ghs_test",
+    expires_at: "2099-01-01T00:00:00Z",
+    permissions: { issues: "write", checks: "write", actions: "write", contents: "read" },
+    repository_selection: "all",
+  });
+}
+
+/** Neither the repository nor the org's .github repository has a configuration file. */
+export function noConfig(gh: GithubApi): void {
+  gh.scope.get(REPO_CONFIG).reply(404, { message: "Not Found" });
+  gh.scope.get(ORG_CONFIG).reply(404, { message: "Not Found" });
+}
 
 /**
  * A stateful fake of one issue's comments (Codertocat/Hello-World#1) on the contract harness:

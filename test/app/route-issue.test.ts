@@ -1,6 +1,5 @@
 import { afterEach, beforeAll, describe, expect, it } from "@jest/globals";
-import { generateKeyPairSync } from "node:crypto";
-import { Probot, ProbotOctokit } from "probot";
+import { Probot } from "probot";
 import switchyardApp from "../../src/app/index.js";
 import { TaskMarkerSchema } from "../../src/app/route-issue.js";
 import { renderDecisionTable } from "../../src/core/routing/render.js";
@@ -8,28 +7,28 @@ import { RoutingDecisionSchema } from "../../src/core/routing/schema.js";
 import { readMarker } from "../../src/core/status-marker.js";
 import { blockNetwork, githubApi, resetGithubApi, type GithubApi } from "../support/github-contract.js";
 import { webhookExample, withInstallation } from "../support/webhooks.js";
-import { commentStore } from "./probot-fixtures.js";
+import {
+  APP_ID,
+  ORG_CONFIG,
+  REPO,
+  REPO_CONFIG,
+  TEST_PRIVATE_KEY,
+  TestOctokit,
+  commentStore,
+  installationToken,
+  noConfig,
+} from "./probot-fixtures.js";
 
-const APP_ID = 4242;
 const SHA = "a".repeat(40);
-const REPO = "/repos/Codertocat/Hello-World";
-const ORG_CONFIG = "/repos/Codertocat/.github/contents/.github%2Fswitchyard.yml";
-const REPO_CONFIG = `${REPO}/contents/.github%2Fswitchyard.yml`;
 const ISO = expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
 
-const { privateKey } = generateKeyPairSync("rsa", {
-  modulusLength: 2048,
-  privateKeyEncoding: { type: "pkcs8", format: "pem" },
-  publicKeyEncoding: { type: "spki", format: "pem" },
-});
-const Octokit = ProbotOctokit.defaults((o: Record<string, unknown>) => ({
-  ...o,
-  retry: { enabled: false },
-  throttle: { ...(o.throttle as object), enabled: false },
-}));
-
 function probot(): Probot {
-  const p = new Probot({ appId: APP_ID, privateKey, Octokit, logLevel: "fatal" });
+  const p = new Probot({
+    appId: APP_ID,
+    privateKey: TEST_PRIVATE_KEY,
+    Octokit: TestOctokit,
+    logLevel: "fatal",
+  });
   p.load(switchyardApp);
   return p;
 }
@@ -48,18 +47,6 @@ async function receive(payload: object): Promise<void> {
   await probot().receive({ id: "delivery-1", name: "issues", payload } as never);
 }
 
-function token(gh: GithubApi) {
-  gh.scope.post("/app/installations/1/access_tokens").reply(201, {
-    token: "ghs_test",
-    expires_at: "2099-01-01T00:00:00Z",
-    permissions: { issues: "write", checks: "write", actions: "write", contents: "read" },
-    repository_selection: "all",
-  });
-}
-function noConfig(gh: GithubApi) {
-  gh.scope.get(REPO_CONFIG).reply(404, { message: "Not Found" });
-  gh.scope.get(ORG_CONFIG).reply(404, { message: "Not Found" });
-}
 function permission(gh: GithubApi, login: string, permission: string, role_name: string) {
   gh.scope
     .get(`${REPO}/collaborators/${login}/permission`)
@@ -92,7 +79,7 @@ afterEach(() => resetGithubApi());
 describe("issues.labeled", () => {
   it("routes, publishes the check run, claims the comment, dispatches and labels in 13 requests, the token included", async () => {
     const gh = githubApi();
-    token(gh);
+    installationToken(gh);
     noConfig(gh);
     permission(gh, "Codertocat", "write", "triage");
     head(gh);
@@ -189,7 +176,7 @@ describe("issues.labeled", () => {
 
   it("edits its own status comment in place and ignores a planted marker", async () => {
     const gh = githubApi();
-    token(gh);
+    installationToken(gh);
     noConfig(gh);
     permission(gh, "Codertocat", "admin", "admin");
     head(gh);
@@ -221,7 +208,7 @@ describe("issues.labeled", () => {
 
   it("reads the configuration for another label, then does nothing", async () => {
     const gh = githubApi();
-    token(gh);
+    installationToken(gh);
     noConfig(gh);
     await receive(labeled({ label: "enhancement" }));
     gh.done();
@@ -230,7 +217,7 @@ describe("issues.labeled", () => {
 
   it("does nothing when the sender has only read access", async () => {
     const gh = githubApi();
-    token(gh);
+    installationToken(gh);
     noConfig(gh);
     permission(gh, "Codertocat", "read", "read");
     await receive(labeled());
@@ -240,7 +227,7 @@ describe("issues.labeled", () => {
 
   it("ignores a bot that is not in trigger.allow_bots, without asking for its permission", async () => {
     const gh = githubApi();
-    token(gh);
+    installationToken(gh);
     noConfig(gh);
     await receive(labeled({ sender: { login: "renovate[bot]", type: "Bot" } }));
     gh.done();
@@ -249,7 +236,7 @@ describe("issues.labeled", () => {
 
   it("reports an invalid configuration as a failed check run and one comment, nothing else", async () => {
     const gh = githubApi();
-    token(gh);
+    installationToken(gh);
     gh.scope.get(REPO_CONFIG).reply(200, "version: 1\nrouting:\n  strategy: fastest\n");
     permission(gh, "Codertocat", "write", "write");
     head(gh);
@@ -278,7 +265,7 @@ describe("issues.labeled", () => {
 
   it("says exactly what to add when the execute workflow is missing, and labels the task failed", async () => {
     const gh = githubApi();
-    token(gh);
+    installationToken(gh);
     noConfig(gh);
     permission(gh, "Codertocat", "write", "write");
     head(gh);
@@ -316,7 +303,7 @@ describe("issues.labeled", () => {
 
   it("holds a task that depends on an open issue: blocked label, blockers listed, no dispatch", async () => {
     const gh = githubApi();
-    token(gh);
+    installationToken(gh);
     noConfig(gh);
     permission(gh, "Codertocat", "write", "write");
     gh.scope.get(`${REPO}/issues/12`).reply(200, { number: 12, state: "open" });
@@ -355,7 +342,7 @@ describe("issues.labeled", () => {
 
   it("turns a failure after approval into a failed check run instead of a rejection", async () => {
     const gh = githubApi();
-    token(gh);
+    installationToken(gh);
     noConfig(gh);
     permission(gh, "Codertocat", "write", "write");
     commentStore(gh, APP_ID, { list: 1 });
