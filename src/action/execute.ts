@@ -1,5 +1,5 @@
 import * as core from "@actions/core";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { ulid } from "ulid";
 import type { z } from "zod";
@@ -7,6 +7,8 @@ import { loadConfig } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import { InputError, SwitchyardError } from "../core/errors.js";
 import { EventLogWriter } from "../core/events/log.js";
+import { BUNDLE_VERSION, bundleFiles, neededBlobs, PATCH_ARTIFACT_NAME } from "../core/execution/bundle.js";
+import type { PatchManifest } from "../core/execution/commit-port.js";
 import { checkConclusion, jobShouldFail } from "../core/execution/outcome.js";
 import { renderExecutionLine, renderExecutionReport } from "../core/execution/report.js";
 import type { ExecutionResult } from "../core/execution/schema.js";
@@ -19,58 +21,16 @@ import { upsertCheckRun } from "../github/check-runs.js";
 import { GitDataCommitPort } from "../github/git-data-commit.js";
 import { createOctokit, type CreateOctokitOptions, type SwitchyardOctokitClient } from "../github/octokit.js";
 import { upsertDraftPullRequest } from "../github/pull-request.js";
+import { GITHUB_ACTIONS_APP_ID, readTaskState, reportTaskOutcome } from "../github/task-outcome.js";
 import { executeTask, type ProgressEvent } from "../runner/execute.js";
 import { GitCommandManager } from "../runner/git.js";
-import { GitBlobReader } from "../runner/patch.js";
+import { capturePatch, GitBlobReader } from "../runner/patch.js";
 import { toolSecrets } from "../runner/tool-env.js";
 import type { ActionInputs } from "./inputs.js";
+import { readJobContext, type JobContextFor, type WorkflowRunRef } from "./job-context.js";
 
-/** What GitHub's runner tells every job, read once and checked. */
-interface RunnerContext {
-  owner: string;
-  repo: string;
-  workspace: string;
-  tempDir: string;
-  /** The branch the job runs on, which the pull request targets. */
-  refBranch: string | null;
-  /** From the event payload, which saves asking the API for it. */
-  defaultBranch: string | null;
-  runUrl: string | null;
-}
-
-async function defaultBranchFromEvent(eventPath: string | undefined): Promise<string | null> {
-  if (!eventPath) return null;
-  try {
-    const payload = JSON.parse(await readFile(eventPath, "utf8")) as {
-      repository?: { default_branch?: unknown };
-    };
-    const branch = payload.repository?.default_branch;
-    return typeof branch === "string" && branch !== "" ? branch : null;
-  } catch {
-    return null;
-  }
-}
-
-async function runnerContext(env: NodeJS.ProcessEnv): Promise<RunnerContext> {
-  const [owner, repo] = (env.GITHUB_REPOSITORY ?? "").split("/");
-  if (!owner || !repo)
-    throw new SwitchyardError(
-      "GITHUB_REPOSITORY is not set: run Switchyard as a step of a GitHub Actions job",
-    );
-  const workspace = env.GITHUB_WORKSPACE;
-  if (!workspace)
-    throw new SwitchyardError("GITHUB_WORKSPACE is not set: add actions/checkout before Switchyard");
-  const server = env.GITHUB_SERVER_URL ?? "https://github.com";
-  return {
-    owner,
-    repo,
-    workspace,
-    tempDir: env.RUNNER_TEMP ?? path.join(workspace, "..", "_switchyard_tmp"),
-    refBranch: env.GITHUB_REF?.startsWith("refs/heads/") ? env.GITHUB_REF.slice("refs/heads/".length) : null,
-    runUrl: env.GITHUB_RUN_ID ? `${server}/${owner}/${repo}/actions/runs/${env.GITHUB_RUN_ID}` : null,
-    defaultBranch: await defaultBranchFromEvent(env.GITHUB_EVENT_PATH),
-  };
-}
+/** The context execute works in: a checkout of the repository is required. */
+type RunnerContext = JobContextFor<"required", "optional">;
 
 function parseJsonInput<S extends z.ZodType>(name: string, text: string, schema: S): z.output<S> {
   let raw: unknown;
@@ -161,6 +121,20 @@ export interface ModeOutcome {
 export interface ModeDeps {
   /** Extra Octokit options; tests turn throttling and retries off. */
   octokit?: Pick<CreateOctokitOptions, "throttle" | "retries" | "fetch">;
+  /**
+   * `commit` (default): commit, open the draft PR and write the check run with the job's token.
+   * `artifact`: the job's token is read-only (the app is installed); write the patch bundle
+   * (core/execution/bundle.ts) to a directory, set the `artifact-path` output for
+   * actions/upload-artifact, and leave committing to the app.
+   */
+  deliver?: "commit" | "artifact";
+  /**
+   * In commit mode, also set the task's state label and status comment on the issue (the
+   * Action-only setup, where no app does it). Needs `issues: write`; only with an issue number.
+   */
+  reportOutcome?: boolean;
+  /** Whose status comments are Switchyard's; default the github-actions app (GITHUB_TOKEN). */
+  statusCommentAppId?: number;
 }
 
 /**
@@ -172,7 +146,12 @@ export async function executeMode(
   env: NodeJS.ProcessEnv,
   deps: ModeDeps = {},
 ): Promise<ModeOutcome> {
-  const ctx = await runnerContext(env);
+  const ctx = await readJobContext(env, { workspace: "required" });
+  const deliver = deps.deliver ?? "commit";
+  // The app matches the bundle to the run GitHub reports, so without a run id (checked before any
+  // tool runs) there is nothing it could accept.
+  const runRef = deliver === "artifact" ? workflowRun(ctx) : null;
+  const commits = deliver === "commit" && !inputs["dry-run"];
   const octokit = createOctokit({
     auth: inputs["github-token"],
     env,
@@ -197,7 +176,7 @@ export async function executeMode(
   }
   for (const secret of secrets) core.setSecret(secret);
 
-  const runId = env.GITHUB_RUN_ID ? `${env.GITHUB_RUN_ID}-${env.GITHUB_RUN_ATTEMPT ?? "1"}` : ulid();
+  const runId = ctx.runKey ?? ulid();
   const outDir = path.join(ctx.tempDir, "switchyard", runId);
   await mkdir(outDir, { recursive: true });
   const eventLines: string[] = [];
@@ -218,7 +197,7 @@ export async function executeMode(
     tempDir: ctx.tempDir,
     secrets: [inputs["github-token"]],
     onProgress: actionsProgress(),
-    ...(inputs["dry-run"]
+    ...(!commits
       ? {}
       : {
           commit: {
@@ -241,6 +220,7 @@ export async function executeMode(
     ...(ctx.runUrl ? { runUrl: ctx.runUrl } : {}),
   });
   let final = result;
+  let prUrl: string | null = null;
   if (result.commit_sha !== null && result.branch !== null) {
     const base =
       ctx.refBranch ??
@@ -255,11 +235,12 @@ export async function executeMode(
       issueNumber: task.number,
     });
     final = { ...result, pr_number: pr.number };
+    prUrl = pr.url;
     report = renderExecutionReport(final, { task, decision, ...(ctx.runUrl ? { runUrl: ctx.runUrl } : {}) });
     if (pr.note) core.notice(pr.note);
   }
 
-  if (!inputs["dry-run"]) {
+  if (commits) {
     // On Switchyard's own commit the check carries the real verdict; on the commit the job ran
     // on, a task's failure is at most neutral (it is not that commit's fault).
     const onOwnCommit = final.commit_sha !== null;
@@ -275,6 +256,23 @@ export async function executeMode(
       summary: report,
       ...(ctx.runUrl ? { details_url: ctx.runUrl } : {}),
     });
+  }
+
+  if (commits && deps.reportOutcome && inputs["issue-number"] !== undefined) {
+    await reportOutcome(octokit, {
+      ctx,
+      task,
+      result: final,
+      prUrl,
+      appId: deps.statusCommentAppId ?? GITHUB_ACTIONS_APP_ID,
+      run: ctx.run,
+    });
+  }
+  if (runRef !== null) {
+    const bundleDir = path.join(outDir, "patch-bundle");
+    await writeBundle(bundleDir, git, task, final, runRef);
+    core.setOutput("artifact-path", bundleDir);
+    core.info(`The patch bundle is in ${bundleDir}; upload it as the ${PATCH_ARTIFACT_NAME} artifact.`);
   }
 
   const resultPath = path.join(outDir, "result.json");
@@ -296,4 +294,96 @@ export async function executeMode(
       ? `Switchyard could not finish the task: ${final.attempts.at(-1)?.reason ?? final.outcome}`
       : null,
   };
+}
+
+/** The workflow run the job belongs to, which the bundle names so the app can match the two. */
+function workflowRun(ctx: RunnerContext): WorkflowRunRef {
+  if (ctx.run === null) {
+    throw new SwitchyardError(
+      "deliver: artifact needs GITHUB_RUN_ID and GITHUB_RUN_ATTEMPT: run it as a step of a GitHub Actions job",
+    );
+  }
+  return ctx.run;
+}
+
+/**
+ * The patch bundle as files under `dir`. executeTask leaves a successful patch in the work tree,
+ * so it is captured again here, exactly as the winning attempt left it; every blob it writes is
+ * read from the local object database, where the capture put it.
+ */
+async function writeBundle(
+  dir: string,
+  git: GitCommandManager,
+  task: Task,
+  result: ExecutionResult,
+  run: WorkflowRunRef,
+): Promise<void> {
+  const patch = result.outcome === "success" ? await capturePatch(git, result.base_sha) : null;
+  const reader = new GitBlobReader(git);
+  const blobs = new Map<string, Uint8Array>();
+  for (const sha of patch === null ? [] : neededBlobs(patch)) blobs.set(sha, await reader.readBlob(sha));
+  const { diff = new Uint8Array(), ...manifestPatch } = patch ?? {};
+  const files = bundleFiles({
+    manifest: {
+      version: BUNDLE_VERSION,
+      task_key: task.key,
+      run_id: run.id,
+      run_attempt: run.attempt,
+      base_sha: result.base_sha,
+      result,
+      patch: patch === null ? null : (manifestPatch as PatchManifest),
+    },
+    diff,
+    blobs,
+  });
+  for (const [name, bytes] of files) {
+    const file = path.join(dir, ...name.split("/"));
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, bytes);
+  }
+}
+
+/** The Action-only setup's label and status comment for the task's outcome (commit mode). */
+async function reportOutcome(
+  octokit: SwitchyardOctokitClient,
+  o: {
+    ctx: RunnerContext;
+    task: Task;
+    result: ExecutionResult;
+    prUrl: string | null;
+    appId: number;
+    run: WorkflowRunRef | null;
+  },
+): Promise<void> {
+  const { ctx, task, result } = o;
+  const where = { owner: ctx.owner, repo: ctx.repo, issue_number: task.number };
+  const stored = await readTaskState(octokit, { ...where, appId: o.appId });
+  const run = o.run === null ? {} : { run: o.run };
+  await reportTaskOutcome(octokit, {
+    ...where,
+    labels: task.labels,
+    appId: o.appId,
+    previous: stored.marker,
+    task_key: task.key,
+    now: new Date().toISOString(),
+    existing: stored.comment,
+    outcome:
+      result.pr_number !== null && result.commit_sha !== null && o.prUrl !== null
+        ? {
+            phase: "pr-open",
+            tool: result.tool,
+            pr: { number: result.pr_number, url: o.prUrl },
+            commit_sha: result.commit_sha,
+            line: renderExecutionLine(result),
+            runUrl: ctx.runUrl,
+            ...run,
+          }
+        : {
+            phase: "failed",
+            tool: result.tool,
+            reason: `${renderExecutionLine(result)}\n\n${result.attempts.at(-1)?.reason ?? result.outcome}`,
+            runUrl: ctx.runUrl,
+            ...run,
+          },
+  });
 }

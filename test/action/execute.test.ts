@@ -104,6 +104,13 @@ function serveIssue(gh: GithubApi): void {
   gh.scope.get(`${API}/issues/5`).reply(200, issue);
 }
 
+/** What the job writes to the issue after the task: the state label and the status comment. */
+function serveIssueReport(gh: GithubApi): void {
+  gh.scope.get(`${API}/issues/5/comments`).query(true).reply(200, []);
+  gh.scope.post(`${API}/issues/5/labels`).reply(200, []);
+  gh.scope.post(`${API}/issues/5/comments`).reply(201, { id: 501, body: "", html_url: "https://x/c/501" });
+}
+
 beforeAll(async () => {
   blockNetwork();
   summaryDir = await mkdtemp(path.join(os.tmpdir(), "switchyard-summary-"));
@@ -162,6 +169,7 @@ describe("the Action, mode execute", () => {
       .query(true)
       .reply(200, { total_count: 0, check_runs: [] });
     gh.scope.post(`${API}/check-runs`).reply(201, { id: 77, html_url: "https://github.com/x/runs/77" });
+    serveIssueReport(gh);
 
     await run(process.env, FAST);
     expect(stdout).not.toContain("::error::");
@@ -180,6 +188,9 @@ describe("the Action, mode execute", () => {
       "pulls/create",
       "checks/list-for-ref",
       "checks/create",
+      "issues/list-comments",
+      "issues/add-labels",
+      "issues/create-comment",
     ]);
     const body = (op: string) =>
       gh.requests.find((r) => r.operationId === op)!.body as Record<string, unknown>;
@@ -207,6 +218,9 @@ describe("the Action, mode execute", () => {
       conclusion: "success",
       details_url: "https://github.com/acme/widgets/actions/runs/4242",
     });
+    // Without the app nothing else updates the issue: the job sets the state and the status comment.
+    expect(body("issues/add-labels")).toEqual({ labels: ["switchyard:pr-open"] });
+    expect(body("issues/create-comment").body).toContain("https://github.com/acme/widgets/pull/9");
 
     const out = await outputs();
     expect(out).toMatchObject({ conclusion: "success", branch: BRANCH, "pr-number": "9" });
@@ -243,6 +257,7 @@ describe("the Action, mode execute", () => {
       .query(true)
       .reply(200, { total_count: 0, check_runs: [] });
     gh.scope.post(`${API}/check-runs`).reply(201, { id: 78, html_url: "https://github.com/x/runs/78" });
+    serveIssueReport(gh);
 
     await run(process.env, FAST);
     gh.done();
@@ -251,6 +266,8 @@ describe("the Action, mode execute", () => {
     expect(process.exitCode).toBeUndefined();
     const check = gh.requests.find((r) => r.operationId === "checks/create")!.body as Record<string, unknown>;
     expect(check).toMatchObject({ head_sha: base, conclusion: "neutral", external_id: "acme/widgets#5" });
+    const labels = gh.requests.find((r) => r.operationId === "issues/add-labels")!.body;
+    expect(labels).toEqual({ labels: ["switchyard:failed"] });
     expect(await outputs()).toMatchObject({ conclusion: "tool_failed", branch: "", "pr-number": "" });
   });
 
