@@ -8,12 +8,14 @@ import { encodeMarker, readMarker } from "../core/status-marker.js";
 import { buildTask } from "../core/task/build.js";
 import { LABEL_PREFIX } from "../core/task/capability.js";
 import type { Task } from "../core/task/schema.js";
+import { taskBranchName } from "../core/task/slug.js";
 import { upsertCheckRun } from "../github/check-runs.js";
 import { dispatchExecute, dispatchInputs, workflowId, type DispatchResult } from "../github/dispatch.js";
 import { GitHubApiError, gitHubApiError, statusOf } from "../github/errors.js";
 import { setStateLabel, type TaskState } from "../github/labels.js";
 import type { GitHubClient } from "../github/octokit.js";
 import { canTrigger } from "../github/permissions.js";
+import { readRoutingSignals } from "../github/routing-signals.js";
 import { findStatusComment, upsertStatusComment } from "../github/status-comment.js";
 import { findInFlightRuns } from "../github/workflow-runs.js";
 import { loadRepoConfig, type RepoConfigResult } from "./repo-config.js";
@@ -37,9 +39,10 @@ import { loadRepoConfig, type RepoConfigResult } from "./repo-config.js";
  * 5. The task, then the dependency gate: each "Depends on #N" in this repository is looked up;
  *    an open one holds the task (label switchyard:blocked, blockers in the status comment).
  *    Dependencies in other repositories are listed as not checked, not waited for.
- * 6. The decision (signals: the time, and the tool a `/switchyard route <tool>` command names;
- *    in-flight runs, outcomes and the sticky tool are not read back from GitHub yet), published as
- *    a completed switchyard/route check run, success or neutral when no tool can take the task,
+ * 6. The decision (signals: the time, the tool a `/switchyard route <tool>` command names, and
+ *    what the configured strategy reads back from GitHub: see github/routing-signals.ts; a signal
+ *    that cannot be read is left out and named in the decision's summary), published as a
+ *    completed switchyard/route check run, success or neutral when no tool can take the task,
  *    with the decision in a hidden marker. Steps 4-7 are routeTask, shared with the commands.
  * 7. The claim, the dispatch, the state label: see "Idempotency" below.
  *
@@ -115,7 +118,16 @@ const LabeledPayloadSchema = z.looseObject({
 /** The task state carried by the status comment's and the check run's switchyard:task marker. */
 export const TaskMarkerSchema = z.strictObject({
   task_key: z.string(),
-  phase: z.enum(["config-invalid", "blocked", "running", "no-tool", "dispatch-failed", "stopped"]),
+  phase: z.enum([
+    "config-invalid",
+    "blocked",
+    "running",
+    "no-tool",
+    "dispatch-failed",
+    "stopped",
+    "pr-open",
+    "failed",
+  ]),
   tool: z.string().nullable(),
   routed_at: z.string(),
   blockers: z.array(z.number().int()).optional(),
@@ -128,6 +140,18 @@ export const TaskMarkerSchema = z.strictObject({
   /** When the task was stopped (app/issue-closed.ts), and who asked when a person did. */
   stopped_at: z.string().optional(),
   stopped_by: z.string().optional(),
+  /**
+   * Recorded at dispatch for the completion's provenance check (app/complete-task.ts): the commit
+   * the run must start from, and the branch its patch is committed to.
+   */
+  base_sha: z.string().optional(),
+  branch: z.string().optional(),
+  /** The run whose result completed the task (the first accepted one), and what it left. */
+  run_id: z.number().int().optional(),
+  run_attempt: z.number().int().optional(),
+  commit_sha: z.string().optional(),
+  pr_number: z.number().int().optional(),
+  completed_at: z.string().optional(),
 });
 export type TaskMarker = z.infer<typeof TaskMarkerSchema>;
 
@@ -276,7 +300,9 @@ export async function routeTask(
   const now = deps.now().toISOString();
   const appId = await deps.appId();
 
-  const previous = await readTaskMarker(context.octokit, where, appId, context.log);
+  // The comment found here is the one the claim (step 7) writes to: no second lookup before it.
+  const stored = await readTaskComment(context.octokit, where, appId, context.log);
+  const previous = stored.marker;
   if (previous?.delivery === context.id) {
     log("ignored: this delivery was already handled");
     return { action: "ignored", reason: "this delivery was already handled" };
@@ -344,10 +370,25 @@ export async function routeTask(
   }
 
   // 6
+  const read = await readRoutingSignals(
+    context.octokit,
+    {
+      owner,
+      repo,
+      issue_number: where.issue_number,
+      strategy: config.routing.strategy,
+      previousTool: previous?.tool ?? null,
+      workflow_id: workflowId(config.execution.workflow),
+    },
+    context.log,
+  );
   const decision = route(task, config, {
     now,
+    ...read.signals,
     ...(input.commandTool === undefined ? {} : { command_tool: input.commandTool }),
   });
+  // What could not be read is part of why the route came out as it did.
+  if (read.notes.length > 0) decision.summary += ` Signals: ${read.notes.join("; ")}.`;
   const headSha = await defaultBranchHead(context.octokit, owner, repo, input.defaultBranch);
   await upsertCheckRun(context.octokit, {
     owner,
@@ -398,8 +439,11 @@ export async function routeTask(
       delivery: where.delivery,
       dispatched_at: now,
       workflow: workflow_id,
+      base_sha: headSha,
+      branch: taskBranchName(task, config.execution.branch_prefix),
     },
     appId,
+    existing: stored.comment,
   });
   const holder = await readTaskMarker(context.octokit, where, appId, context.log);
   if (holder?.delivery !== where.delivery) {
@@ -443,16 +487,26 @@ async function readTaskMarker(
   appId: number,
   log: RouteLog,
 ): Promise<TaskMarker | null> {
+  return (await readTaskComment(octokit, where, appId, log)).marker;
+}
+
+/** Our status comment (null when there is none) and the task state it carries, in one request. */
+async function readTaskComment(
+  octokit: GitHubClient,
+  where: Where,
+  appId: number,
+  log: RouteLog,
+): Promise<{ comment: { id: number } | null; marker: TaskMarker | null }> {
   const comment = await findStatusComment(octokit, { ...pick(where), appId });
-  if (comment === null) return null;
+  if (comment === null) return { comment: null, marker: null };
   const read = readMarker(comment.body, "task", TaskMarkerSchema);
-  if (read === null) return null;
+  if (read === null) return { comment: { id: comment.id }, marker: null };
   if (!read.ok) {
     // A hand-edited marker: the label is a person's explicit request, so route as if fresh.
     log.warn({ delivery: where.delivery, task: where.key, reason: read.reason }, "unreadable task marker");
-    return null;
+    return { comment: { id: comment.id }, marker: null };
   }
-  return read.value;
+  return { comment: { id: comment.id }, marker: read.value };
 }
 
 /** Why the task still counts as running (and its run's page), or null when its `running` marker is stale. */
@@ -613,7 +667,19 @@ export type StatusView =
       decision: RoutingDecision;
       dispatch: Extract<DispatchResult, { ok: false }>;
       config: Config;
-    };
+    }
+  /** The run's patch is committed and proposed (app/complete-task.ts, the Action's commit mode). */
+  | {
+      phase: "pr-open";
+      key: string;
+      tool: string | null;
+      pr: { number: number; url: string };
+      /** One line on what the run did (core/execution/report.ts renderExecutionLine). */
+      line: string;
+      runUrl: string | null;
+    }
+  /** The run ended without a pull request: the tools failed, it was cancelled, or it was refused. */
+  | { phase: "failed"; key: string; tool: string | null; reason: string; runUrl: string | null };
 
 function problemCount(problems: readonly Problem[]): string {
   return problems.length === 1 ? "1 problem" : `${problems.length} problems`;
@@ -673,6 +739,23 @@ export function renderStatusComment(view: StatusView): string {
           : [`GitHub refused to start \`${view.dispatch.workflow_id}\`: ${view.dispatch.reason}`]),
         "",
         renderDecisionTable(view.decision),
+      ].join("\n");
+    case "pr-open":
+      return [
+        head(`${view.key} -> **${view.tool ?? "none"}**, pull request #${view.pr.number} is open.`),
+        "",
+        view.line,
+        "",
+        `Review it: ${view.pr.url}` + (view.runUrl === null ? "" : ` · [the run](${view.runUrl})`),
+      ].join("\n");
+    case "failed":
+      return [
+        head(`${view.key}${view.tool === null ? "" : ` -> **${view.tool}**`} failed.`),
+        "",
+        view.reason,
+        "",
+        (view.runUrl === null ? "" : `[The run](${view.runUrl}) has the details. `) +
+          "Add the label again (or comment `/switchyard retry`) to try again.",
       ].join("\n");
   }
 }

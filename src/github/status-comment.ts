@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { InputError } from "../core/errors.js";
 import { findMarker, replaceMarker } from "../core/status-marker.js";
-import { GitHubApiError, gitHubApiError } from "./errors.js";
+import { GitHubApiError, gitHubApiError, statusOf } from "./errors.js";
 import type { GitHubClient } from "./octokit.js";
 
 /**
@@ -25,6 +25,13 @@ export interface UpsertStatusCommentInput {
   state: unknown;
   /** The GitHub App's id: only comments it wrote are edited. */
   appId: number;
+  /**
+   * The status comment as the caller found it moments ago in the same delivery (findStatusComment),
+   * or null when there was none: saves the lookup. A comment another replica creates in between
+   * is then missed and a second one made, so a caller passing this must read back and resolve
+   * (the oldest comment is the task's), as the route handler's claim does.
+   */
+  existing?: { id: number } | null;
 }
 
 export interface UpsertStatusCommentResult {
@@ -40,6 +47,10 @@ const InputSchema = z.strictObject({
   body: z.string(),
   state: z.unknown(),
   appId: z.number().int().min(1),
+  existing: z
+    .strictObject({ id: z.number().int().min(1) })
+    .nullable()
+    .optional(),
 });
 
 const CommentSchema = z.looseObject({
@@ -111,7 +122,9 @@ export async function upsertStatusComment(
       `the status comment has ${body.length} characters, more than GitHub's ${COMMENT_LIMIT}; shorten what it quotes`,
     );
   }
-  const existing = await findStatusComment(octokit, { owner, repo, issue_number, appId });
+  const known = parsed.data.existing;
+  const existing =
+    known !== undefined ? known : await findStatusComment(octokit, { owner, repo, issue_number, appId });
   const where = `${owner}/${repo}#${issue_number}`;
   try {
     const { data } =
@@ -133,6 +146,10 @@ export async function upsertStatusComment(
     return { id: comment.data.id, url: comment.data.html_url ?? null, created: existing === null };
   } catch (error) {
     if (error instanceof GitHubApiError) throw error;
+    // The comment the caller knew of was deleted since: look again, as without `existing`.
+    if (known != null && statusOf(error) === 404) {
+      return upsertStatusComment(octokit, { ...input, existing: undefined });
+    }
     throw gitHubApiError(error, {
       doing: existing !== null ? `editing comment ${existing.id} on ${where}` : `commenting on ${where}`,
       permission: "issues: write",

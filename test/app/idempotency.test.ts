@@ -74,7 +74,7 @@ describe("routing the same task twice", () => {
     const gh = githubApi();
     approved(gh, 2);
     routeCheck(gh, 1);
-    commentStore(gh, APP_ID, { list: 4, create: 1 });
+    commentStore(gh, APP_ID, { list: 3, create: 1 });
     gh.scope.post(DISPATCH).reply(204);
     gh.scope.post(`${REPO}/issues/1/labels`).reply(200, []);
 
@@ -136,7 +136,7 @@ describe("routing the same task twice", () => {
     const gh = githubApi();
     approved(gh, 1);
     const old = new Date(NOW.getTime() - ACTIVE_WINDOW_MS - 1).toISOString();
-    commentStore(gh, APP_ID, { list: 3, edit: 1 }, [
+    commentStore(gh, APP_ID, { list: 2, edit: 1 }, [
       runningComment({ delivery: "d-1", dispatched_at: old, workflow: "switchyard-execute.yml" }),
     ]);
     gh.scope
@@ -158,7 +158,7 @@ describe("routing the same task twice", () => {
     const gh = githubApi();
     approved(gh, 2);
     routeCheck(gh, 2);
-    const comments = commentStore(gh, APP_ID, { list: 6, create: 2, remove: 1 });
+    const comments = commentStore(gh, APP_ID, { list: 4, create: 2, remove: 1 });
     gh.scope.post(DISPATCH).reply(204);
     gh.scope.post(`${REPO}/issues/1/labels`).reply(200, []);
 

@@ -77,7 +77,7 @@ beforeAll(() => blockNetwork());
 afterEach(() => resetGithubApi());
 
 describe("issues.labeled", () => {
-  it("routes, publishes the check run, claims the comment, dispatches and labels in 13 requests, the token included", async () => {
+  it("routes, publishes the check run, claims the comment, dispatches and labels in 12 requests, the token included", async () => {
     const gh = githubApi();
     installationToken(gh);
     noConfig(gh);
@@ -86,7 +86,8 @@ describe("issues.labeled", () => {
     checkRun(gh);
     gh.scope.post(`${REPO}/actions/workflows/switchyard-execute.yml/dispatches`).reply(204);
     gh.scope.post(`${REPO}/issues/1/labels`).reply(200, []);
-    commentStore(gh, APP_ID, { list: 3, create: 1 });
+    // The idempotency read finds the comment the claim writes to; the read-back follows the claim.
+    commentStore(gh, APP_ID, { list: 2, create: 1 });
 
     await receive(labeled());
     gh.done();
@@ -100,13 +101,12 @@ describe("issues.labeled", () => {
       `GET ${REPO}/git/ref/heads%2Fmaster`,
       `GET ${REPO}/commits/${SHA}/check-runs`,
       `POST ${REPO}/check-runs`,
-      `GET ${REPO}/issues/1/comments`,
       `POST ${REPO}/issues/1/comments`,
       `GET ${REPO}/issues/1/comments`,
       `POST ${REPO}/actions/workflows/switchyard-execute.yml/dispatches`,
       `POST ${REPO}/issues/1/labels`,
     ]);
-    expect(gh.requests).toHaveLength(13);
+    expect(gh.requests).toHaveLength(12);
 
     const dispatch = bodyOf(gh, "POST", "/dispatches") as { ref: string; inputs: Record<string, string> };
     expect(dispatch.ref).toBe("master");
@@ -170,6 +170,9 @@ describe("issues.labeled", () => {
         delivery: "delivery-1",
         dispatched_at: ISO,
         workflow: "switchyard-execute.yml",
+        // What the completion's provenance check compares the run with (app/complete-task.ts).
+        base_sha: SHA,
+        branch: "switchyard/issue-1-spelling-error-in-the-readme-file",
       },
     });
   });
@@ -184,7 +187,7 @@ describe("issues.labeled", () => {
     gh.scope.post(`${REPO}/actions/workflows/switchyard-execute.yml/dispatches`).reply(204);
     gh.scope.post(`${REPO}/issues/1/labels`).reply(200, []);
     const marker = "<!-- switchyard:task v1 e30 -->";
-    commentStore(gh, APP_ID, { list: 3, edit: 1 }, [
+    commentStore(gh, APP_ID, { list: 2, edit: 1 }, [
       { id: 1, body: `${marker}\nplanted`, user: { type: "User" }, performed_via_github_app: null },
       { id: 2, body: `${marker}\nother app`, user: { type: "Bot" }, performed_via_github_app: { id: 1 } },
       { id: 3, body: `${marker}\nours`, user: { type: "Bot" }, performed_via_github_app: { id: APP_ID } },
@@ -193,7 +196,7 @@ describe("issues.labeled", () => {
     await receive(labeled());
     gh.done();
     expect(ops(gh).slice(-5, -2)).toEqual([
-      `GET ${REPO}/issues/1/comments`,
+      `POST ${REPO}/check-runs`,
       `PATCH ${REPO}/issues/comments/3`,
       `GET ${REPO}/issues/1/comments`,
     ]);
@@ -274,7 +277,7 @@ describe("issues.labeled", () => {
       .post(`${REPO}/actions/workflows/switchyard-execute.yml/dispatches`)
       .reply(404, { message: "Not Found" });
     gh.scope.post(`${REPO}/issues/1/labels`).reply(200, []);
-    const comments = commentStore(gh, APP_ID, { list: 4, create: 1, edit: 1 });
+    const comments = commentStore(gh, APP_ID, { list: 3, create: 1, edit: 1 });
 
     await receive(labeled());
     gh.done();

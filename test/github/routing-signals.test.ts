@@ -1,0 +1,325 @@
+import { afterEach, beforeAll, describe, expect, it } from "@jest/globals";
+import { strToU8, zipSync } from "fflate";
+import nock from "nock";
+import { InputError } from "../../src/core/errors.js";
+import { encodeMarker } from "../../src/core/status-marker.js";
+import { createOctokit } from "../../src/github/octokit.js";
+import {
+  readRoutingSignals,
+  signalNeeds,
+  type RoutingSignalsInput,
+} from "../../src/github/routing-signals.js";
+import { blockNetwork, githubApi, resetGithubApi, type GithubApi } from "../support/github-contract.js";
+
+beforeAll(() => blockNetwork());
+afterEach(() => resetGithubApi());
+
+const API = "/repos/octo/app";
+const BLOB = "https://pipelines.blob.example.net";
+const SHA_A = "a".repeat(40);
+const SHA_B = "b".repeat(40);
+const silent = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
+
+function client(gh: GithubApi) {
+  return createOctokit({ auth: "test", baseUrl: gh.baseUrl, retries: 0, throttle: false, log: silent });
+}
+
+function input(extra: Partial<RoutingSignalsInput> = {}): RoutingSignalsInput {
+  return {
+    owner: "octo",
+    repo: "app",
+    issue_number: 1,
+    strategy: "priority",
+    previousTool: "claude",
+    workflow_id: "switchyard-execute.yml",
+    ...extra,
+  };
+}
+
+function run(id: number, issue: number, status: string, head_sha: string, title = `switchyard #${issue}`) {
+  return {
+    id,
+    status,
+    display_title: title,
+    head_sha,
+    html_url: `https://github.com/octo/app/actions/runs/${id}`,
+  };
+}
+
+function serveRuns(gh: GithubApi, runs: ReturnType<typeof run>[]) {
+  gh.scope
+    .get(`${API}/actions/workflows/switchyard-execute.yml/runs`)
+    .query({ event: "workflow_dispatch", per_page: "100" })
+    .reply(200, { total_count: runs.length, workflow_runs: runs });
+}
+
+/** switchyard/route check runs as routing leaves them: the decision's tool in the task marker. */
+function serveRouteChecks(gh: GithubApi, sha: string, tasks: [number, string | null][]) {
+  gh.scope
+    .get(`${API}/commits/${sha}/check-runs`)
+    .query({ check_name: "switchyard/route", filter: "all", per_page: "100" })
+    .reply(200, {
+      total_count: tasks.length,
+      check_runs: tasks.map(([issue, tool], n) => ({
+        id: 100 + n,
+        name: "switchyard/route",
+        external_id: `octo/app#${issue}`,
+        output: {
+          title: "t",
+          summary: "s",
+          text: encodeMarker(
+            { task_key: `octo/app#${issue}`, phase: "running", tool, routed_at: "2026-03-01T00:00:00Z" },
+            "task",
+          ),
+        },
+      })),
+    });
+}
+
+function artifactWire(id: number, name: string, created_at: string, extra: Record<string, unknown> = {}) {
+  return {
+    id,
+    node_id: `A${id}`,
+    name,
+    size_in_bytes: 400,
+    url: `https://api.github.com${API}/actions/artifacts/${id}`,
+    archive_download_url: `https://api.github.com${API}/actions/artifacts/${id}/zip`,
+    expired: false,
+    created_at,
+    expires_at: "2026-06-01T00:00:00Z",
+    updated_at: created_at,
+    workflow_run: {
+      id: id * 10,
+      repository_id: 1,
+      head_repository_id: 1,
+      head_branch: "main",
+      head_sha: SHA_A,
+    },
+    ...extra,
+  };
+}
+
+function serveArtifacts(gh: GithubApi, name: string, perPage: number, artifacts: object[]) {
+  gh.scope
+    .get(`${API}/actions/artifacts`)
+    .query({ name, per_page: String(perPage) })
+    .reply(200, { total_count: artifacts.length, artifacts });
+}
+
+function serveZip(gh: GithubApi, id: number, files: Record<string, string>) {
+  const zip = zipSync(Object.fromEntries(Object.entries(files).map(([k, v]) => [k, strToU8(v)])));
+  gh.scope
+    .get(`${API}/actions/artifacts/${id}/zip`)
+    .reply(302, "", { Location: `${BLOB}/artifact-${id}.zip?sig=x` });
+  nock(BLOB).get(`/artifact-${id}.zip`).query(true).reply(200, Buffer.from(zip));
+  return zip.length;
+}
+
+let ulidCounter = 0;
+function finished(tool: string, outcome: string, at: string): string {
+  // A valid Crockford ULID: 10 time characters, then 16 of randomness.
+  const id = `01J${String(ulidCounter++).padStart(23, "0")}`;
+  return JSON.stringify({
+    id,
+    at,
+    task_key: "octo/app#9",
+    type: "execute_finished",
+    tool,
+    attempt: 1,
+    outcome,
+    duration_ms: 1000,
+    exit_code: outcome === "success" ? 0 : 1,
+  });
+}
+
+describe("signalNeeds", () => {
+  it("reads nothing for priority and round robin, and only what each other strategy consults", () => {
+    expect(signalNeeds("priority")).toEqual([]);
+    expect(signalNeeds("round_robin")).toEqual([]);
+    expect(signalNeeds("sticky")).toEqual(["previous_tool"]);
+    expect(signalNeeds("least_busy")).toEqual(["in_flight", "outcomes"]);
+    expect(signalNeeds("metrics")).toEqual(["metrics", "outcomes"]);
+  });
+});
+
+describe("readRoutingSignals", () => {
+  it("costs no request for the default priority strategy", async () => {
+    const gh = githubApi();
+    const result = await readRoutingSignals(client(gh), input());
+    gh.done();
+    expect(result).toEqual({ signals: {}, notes: [], requests: 0 });
+  });
+
+  it("takes the sticky tool from the marker the caller already read, without a request", async () => {
+    const gh = githubApi();
+    const result = await readRoutingSignals(client(gh), input({ strategy: "sticky", previousTool: "codex" }));
+    gh.done();
+    expect(result).toEqual({ signals: { previous_tool: "codex" }, notes: [], requests: 0 });
+  });
+
+  it("counts in-flight runs per tool through the route check runs on the commits they were dispatched on", async () => {
+    const gh = githubApi();
+    serveRuns(gh, [
+      run(60, 5, "in_progress", SHA_A),
+      run(61, 6, "queued", SHA_A),
+      run(62, 7, "in_progress", SHA_B),
+      // The task being routed, a finished run, another task's second run and a foreign title.
+      run(63, 1, "in_progress", SHA_A),
+      run(64, 8, "completed", SHA_A),
+      run(65, 5, "pending", SHA_B),
+      run(66, 9, "in_progress", SHA_A, "Deploy production"),
+    ]);
+    serveRouteChecks(gh, SHA_A, [
+      [5, "aider"],
+      [6, "claude"],
+      [8, "codex"],
+    ]);
+    serveRouteChecks(gh, SHA_B, [[7, "aider"]]);
+    serveArtifacts(gh, "switchyard-events", 13, []);
+
+    const result = await readRoutingSignals(client(gh), input({ strategy: "least_busy" }));
+    gh.done();
+    expect(result).toEqual({
+      signals: { in_flight: { aider: 2, claude: 1 }, outcomes: [] },
+      notes: [],
+      requests: 4,
+    });
+  });
+
+  it("reads the outcomes of the newest event logs, leaving out runs that say nothing about the tool", async () => {
+    const gh = githubApi();
+    serveRuns(gh, []);
+    serveArtifacts(gh, "switchyard-events", 9, [
+      artifactWire(3, "switchyard-events", "2026-03-01T10:00:00Z"),
+      artifactWire(4, "switchyard-events", "2026-03-01T11:00:00Z"),
+      artifactWire(2, "switchyard-events", "2026-02-01T11:00:00Z", { expired: true }),
+    ]);
+    serveZip(gh, 4, {
+      "events/run.jsonl": [
+        finished("aider", "gate_failed", "2026-03-01T10:50:00Z"),
+        finished("claude", "success", "2026-03-01T10:55:00Z"),
+        "",
+      ].join("\n"),
+    });
+    serveZip(gh, 3, {
+      "run.jsonl": [
+        finished("aider", "tool_unavailable", "2026-03-01T09:00:00Z"),
+        "{ not json",
+        finished("aider", "timed_out", "2026-03-01T09:30:00Z"),
+      ].join("\n"),
+      "notes.txt": "not an event log",
+    });
+
+    const result = await readRoutingSignals(
+      client(gh),
+      input({ strategy: "least_busy", maxEventArtifacts: 2 }),
+    );
+    gh.done();
+    expect(result.signals.outcomes).toEqual([
+      { tool: "aider", ok: false, at: "2026-03-01T10:50:00Z" },
+      { tool: "claude", ok: true, at: "2026-03-01T10:55:00Z" },
+      { tool: "aider", ok: false, at: "2026-03-01T09:30:00Z" },
+    ]);
+    expect(result.notes).toEqual(["1 unreadable event line skipped"]);
+    expect(result.requests).toBe(4);
+  });
+
+  it("reads metrics.json from the newest switchyard-metrics artifact", async () => {
+    const gh = githubApi();
+    const metrics = {
+      schema_version: 1,
+      repository: "octo/app",
+      generated_at: "2026-03-01T00:00:00Z",
+      window: { from: "2026-02-22T00:00:00Z", to: "2026-03-01T00:00:00Z" },
+      tools: [
+        {
+          tool: "aider",
+          attempts: 10,
+          successes: 7,
+          success_rate: 0.7,
+          ci_low: 0.4,
+          ci_high: 0.9,
+          p50_ms: 60000,
+          p95_ms: 90000,
+          tokens: null,
+          cost: 0.25,
+        },
+      ],
+      recovery: [],
+      workflows: [],
+      flaky_tests: [],
+      signatures: [],
+      gaps: [],
+    };
+    serveArtifacts(gh, "switchyard-metrics", 7, [
+      artifactWire(11, "switchyard-metrics", "2026-03-01T00:00:00Z"),
+      artifactWire(10, "switchyard-metrics", "2026-02-22T00:00:00Z"),
+    ]);
+    serveZip(gh, 11, { "metrics.json": JSON.stringify(metrics) });
+    serveArtifacts(gh, "switchyard-events", 13, []);
+
+    const result = await readRoutingSignals(client(gh), input({ strategy: "metrics" }));
+    gh.done();
+    expect(result).toEqual({
+      signals: {
+        metrics: [{ tool: "aider", attempts: 10, successes: 7, p50_ms: 60000, cost: 0.25 }],
+        outcomes: [],
+      },
+      notes: [],
+      requests: 3,
+    });
+  });
+
+  it("says so when there is no metrics.json yet", async () => {
+    const gh = githubApi();
+    serveArtifacts(gh, "switchyard-metrics", 7, []);
+    serveArtifacts(gh, "switchyard-events", 13, []);
+    const result = await readRoutingSignals(client(gh), input({ strategy: "metrics" }));
+    gh.done();
+    expect(result.signals).toEqual({ outcomes: [] });
+    expect(result.notes).toEqual(["no switchyard-metrics artifact yet: every tool starts from the prior"]);
+  });
+
+  it("leaves out a signal GitHub refuses, names why, warns, and still reads the others", async () => {
+    const gh = githubApi();
+    gh.scope
+      .get(`${API}/actions/workflows/switchyard-execute.yml/runs`)
+      .query(true)
+      .reply(403, { message: "Resource not accessible by integration" });
+    serveArtifacts(gh, "switchyard-events", 13, []);
+    const warnings: string[] = [];
+    const result = await readRoutingSignals(client(gh), input({ strategy: "least_busy" }), {
+      warn: (_obj, msg) => warnings.push(msg),
+    });
+    gh.done();
+    expect(result.signals).toEqual({ outcomes: [] });
+    expect(result.notes).toEqual([
+      "in-flight runs not read: listing the runs of switchyard-execute.yml in octo/app failed: GitHub answered 403 " +
+        "(Resource not accessible by integration): the token is not allowed to do this (it needs `actions: read`)",
+    ]);
+    expect(warnings).toEqual(["routing signal not read: in-flight runs"]);
+  });
+
+  it("stops at the request budget and says what it left unread", async () => {
+    const gh = githubApi();
+    serveRuns(gh, [run(60, 5, "in_progress", SHA_A), run(62, 7, "in_progress", SHA_B)]);
+    serveRouteChecks(gh, SHA_A, [[5, "aider"]]);
+    const result = await readRoutingSignals(client(gh), input({ strategy: "least_busy", budget: 2 }));
+    gh.done();
+    expect(result).toEqual({
+      signals: { in_flight: { aider: 1 } },
+      notes: [
+        "1 in-flight run could not be tied to a tool (no switchyard/route check run read for its task)",
+        "recent outcomes not read: the budget of 2 requests was spent",
+      ],
+      requests: 2,
+    });
+  });
+
+  it("refuses input that is not a routing request", async () => {
+    const gh = githubApi();
+    await expect(readRoutingSignals(client(gh), input({ issue_number: 0 }))).rejects.toThrow(
+      new InputError("cannot read routing signals: issue_number: Too small: expected number to be >=1"),
+    );
+  });
+});
