@@ -112,6 +112,11 @@ export interface ExecuteInput {
   secrets?: string[];
   /** Where prompt files go (on Actions, RUNNER_TEMP). Default: the system's temp directory. */
   tempDir?: string;
+  /**
+   * For a profile's {evidence_file}: the failure evidence of a recovery run. Without it the
+   * placeholder's argument is left out, as for a task that is not a recovery.
+   */
+  evidenceFile?: string;
 }
 
 /** Tool output kept per attempt: the start (what it set out to do) and the end (why it stopped). */
@@ -434,6 +439,7 @@ class ExecuteRun {
         timeoutMs: timeoutSeconds * 1000,
         signal: this.input.signal,
         captureBytes: TOOL_CAPTURE,
+        ...(this.input.evidenceFile !== undefined ? { evidenceFile: this.input.evidenceFile } : {}),
         onOutput: (text, stream) =>
           this.progress({ type: "tool_output", attempt: n, tool: name, stream, text }),
       });

@@ -11,7 +11,8 @@ import { awaitsVerdict, LadderStateSchema, type LadderState } from "./ladder.js"
  *
  *  1. disabled      recovery.enabled is false.
  *  2. not_failed    the run did not fail (only `failure` and `timed_out` are recovered).
- *  3. own_workflow  the run is Switchyard's own execute workflow, or a check suite of its app.
+ *  3. own_workflow  the run is Switchyard's own execute or recover workflow, or a check suite of
+ *                   its app: recovering a recovery is how loops start.
  *  4. not_watched   recovery.workflows is set and does not list the run's workflow.
  *  5. fork          the head lives in a fork: never run tools (with secrets) on a fork's code.
  *                   With recovery.fork_suggestions the caller may post a suggested patch instead.
@@ -19,7 +20,9 @@ import { awaitsVerdict, LadderStateSchema, type LadderState } from "./ladder.js"
  *  7. quarantined   the PR has the switchyard:quarantined label, or the stored ladder is
  *                   quarantined (which only a person's /switchyard retry lifts).
  *  8. in_flight     a recovery job is already running for this head.
- *  9. loop          the last loop_guard_commits commits on the branch are all Switchyard's own.
+ *  9. loop          the last loop_guard_commits commits on the branch are all recovery commits
+ *                   (isRecoveryCommit: the Switchyard-Recovery trailer, or the bot's commit on a
+ *                   branch that is not Switchyard's own task branch).
  * 10. attempt_cap   the PR's attempts are used up.
  * 11. cooldown      the last attempt started less than cooldown_seconds ago.
  *
@@ -107,16 +110,31 @@ export const RecentCommitSchema = z.strictObject({
 });
 export type RecentCommit = z.infer<typeof RecentCommitSchema>;
 
+/**
+ * The trailer every recovery commit carries (`Switchyard-Recovery: <recovery key>`). The loop
+ * guard counts these, not the `Switchyard-Task` trailer of the task's own commits: a PR that
+ * Switchyard opened is all Switchyard commits, and one fix on it must not trip the guard.
+ */
+export const RECOVERY_TRAILER = "Switchyard-Recovery";
+
+/** The trailer line a recovery commit's message ends with, e.g. `Switchyard-Recovery: o/r#7`. */
+export function recoveryTrailer(key: string): string {
+  if (!/^\S+$/.test(key) || key.length > 400) {
+    throw new InputError(`Cannot write the recovery trailer: '${key}' is not a recovery key.`);
+  }
+  return `${RECOVERY_TRAILER}: ${key}`;
+}
+
 export const SwitchyardIdentitySchema = z.strictObject({
   /** The login commits made as the app or bot carry, e.g. "switchyard[bot]". */
   bot_login: z.string().min(1).max(100),
   bot_email: z.string().min(3).max(320).optional(),
   app_slug: z.string().min(1).max(100).optional(),
-  /** The trailer src/runner/execute.ts commitMessage() adds to every commit. */
+  /** The trailer every recovery commit carries (RECOVERY_TRAILER). */
   trailer: z
     .string()
     .regex(/^[A-Za-z][A-Za-z0-9-]*$/)
-    .default("Switchyard-Task"),
+    .default(RECOVERY_TRAILER),
 });
 export type SwitchyardIdentity = z.input<typeof SwitchyardIdentitySchema>;
 
@@ -169,6 +187,9 @@ const ownWorkflow: Guard = ({ event, config, identity }) => {
   const path = event.workflow_path === undefined ? undefined : workflowPath(event.workflow_path);
   if (path !== undefined && path === workflowPath(config.execution.workflow)) {
     return { reason: `${path} is Switchyard's own execute workflow (execution.workflow)` };
+  }
+  if (path !== undefined && path === workflowPath(config.recovery.workflow)) {
+    return { reason: `${path} is Switchyard's own recover workflow (recovery.workflow)` };
   }
   if (event.app_slug && identity.app_slug && sameName(event.app_slug, identity.app_slug)) {
     return { reason: `the check suite belongs to Switchyard's own app (${identity.app_slug})` };
@@ -225,15 +246,18 @@ const inFlight: Guard = ({ event, in_flight }) =>
 const loop: Guard = ({ event, commits, config, identity }) => {
   const k = config.recovery.loop_guard_commits;
   const last = commits.slice(0, k);
+  const prefix = config.execution.branch_prefix;
   // Fewer commits than k cannot be k in a row; the caller is asked for at least k.
-  if (last.length < k || !last.every((c) => ownCommit(c, identity))) return null;
+  if (last.length < k || !last.every((c) => recoveryCommit(c, identity, event.head_branch, prefix))) {
+    return null;
+  }
   const shas = last.map((c) => short(c.sha)).join(", ");
   const which =
     k === 1
       ? `the last commit on ${event.head_branch} (${shas}) is`
       : `the last ${k} commits on ${event.head_branch} (${shas}) are`;
   return {
-    reason: `${which} Switchyard's own: stopping so its fixes cannot chase each other`,
+    reason: `${which} Switchyard's recovery commits: stopping so its fixes cannot chase each other`,
     quarantine: true,
   };
 };
@@ -308,22 +332,50 @@ export function evaluateGuards(input: GuardInput): { guard: GuardName; verdict: 
 }
 
 /**
- * Whether a commit is Switchyard's: made as its bot (login or e-mail), or carrying its trailer
- * (`Switchyard-Task: owner/repo#12`, see src/runner/execute.ts commitMessage). The trailer counts
- * on any line, not only the last paragraph: a squash that kept it is still Switchyard's work, and
- * a false match only stops a recovery.
+ * Whether a commit on `branch` is one of Switchyard's recovery fixes, the thing the loop guard
+ * counts. Either:
+ * - it carries the recovery trailer (`Switchyard-Recovery: owner/repo#7`) on any line, not only
+ *   the last paragraph: a squash that kept it is still a fix, and a false match only stops a
+ *   recovery; or
+ * - it was made as Switchyard's bot (login or e-mail) on a branch that is not a task branch
+ *   (`<branch_prefix>issue-<n>-…` / `<branch_prefix>pr-<n>-…`). Off its own task branches the
+ *   bot only ever commits fixes, so a fix whose trailer was lost (rewritten, squashed by a tool)
+ *   still counts.
+ * The task's own commits do not count: they carry `Switchyard-Task`, not the recovery trailer,
+ * and they live on the task branch. Counting them (as this guard once did) stopped the first
+ * recovery of every PR Switchyard opened, since such a PR is all Switchyard commits.
  */
-export function isOwnCommit(commit: RecentCommit, identity: SwitchyardIdentity): boolean {
+export function isRecoveryCommit(
+  commit: RecentCommit,
+  identity: SwitchyardIdentity,
+  branch: string,
+  branchPrefix: string,
+): boolean {
   const id = SwitchyardIdentitySchema.safeParse(identity);
   if (!id.success)
     throw new InputError(`Cannot recognise Switchyard's commits: identity: ${firstIssue(id.error)}`);
-  return ownCommit(commit, id.data);
+  return recoveryCommit(commit, id.data, branch, branchPrefix);
 }
 
-function ownCommit(commit: RecentCommit, id: GuardContext["identity"]): boolean {
-  if (commit.author_login && sameName(commit.author_login, id.bot_login)) return true;
-  if (commit.committer_email && id.bot_email && sameName(commit.committer_email, id.bot_email)) return true;
-  return new RegExp(`^${id.trailer}:[ \\t]*\\S`, "im").test(commit.message);
+/** Whether `branch` is one of Switchyard's task branches (src/core/task/slug.ts taskBranchName). */
+export function isTaskBranch(branch: string, branchPrefix: string): boolean {
+  if (!branch.startsWith(branchPrefix)) return false;
+  return /^(?:issue|pr)-[1-9]\d*(?:-|$)/.test(branch.slice(branchPrefix.length));
+}
+
+function recoveryCommit(
+  commit: RecentCommit,
+  id: GuardContext["identity"],
+  branch: string,
+  branchPrefix: string,
+): boolean {
+  if (new RegExp(`^${id.trailer}:[ \\t]*\\S`, "im").test(commit.message)) return true;
+  const byBot =
+    (commit.author_login != null && sameName(commit.author_login, id.bot_login)) ||
+    (commit.committer_email != null &&
+      id.bot_email !== undefined &&
+      sameName(commit.committer_email, id.bot_email));
+  return byBot && !isTaskBranch(branch, branchPrefix);
 }
 
 function context(input: GuardInput): GuardContext {

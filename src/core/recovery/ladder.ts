@@ -8,7 +8,7 @@ import { InputError } from "../errors.js";
  * CI result continues the climb where the last one left it:
  *
  *   RERUN (infra or flaky: rerun the failed jobs, once per head)
- *   -> MECHANICAL (the fixers configured for the category, each once)
+ *   -> MECHANICAL (every fixer configured for the category, in one job, once per climb)
  *   -> AI (recovery.escalation in order, each once, with the evidence)
  *   -> QUARANTINE (a person takes over; nothing runs until a reset)
  *
@@ -21,10 +21,15 @@ import { InputError } from "../errors.js";
  * Choices the issue left open, and why:
  * - A recovery is identified by the PR (`owner/repo#<n>`), or by the branch (`owner/repo@<branch>`)
  *   when there is none: attempts are counted per PR across pushes, so the key must outlive a head.
- * - An attempt is a fixer or AI run that started. Reruns are not attempts (they change no code
- *   and are limited to one per head); a tool the runner then found unavailable is refunded, since
- *   it never ran. `max_attempts` caps attempts over the PR's whole life, across climbs and pushes;
- *   only a reset (a person's /switchyard retry) gives the budget back.
+ * - An attempt is a run of the fixers or of one AI tool. Reruns are not attempts (they change no
+ *   code and are limited to one per head); a tool the runner then found unavailable is refunded,
+ *   since it never ran. `max_attempts` caps attempts over the PR's whole life, across climbs and
+ *   pushes; only a reset (a person's /switchyard retry) gives the budget back.
+ * - The mechanical rung is ONE action (`run_fixers`) that runs every usable fixer for the
+ *   category in one job and commits what they changed together. It counts as one attempt, and
+ *   not even that when no fixer changed anything: with one attempt per fixer, three formatters
+ *   that find nothing to do used up the default budget (3) before any AI tool could run, and
+ *   fixers are cheap and idempotent, so running them together loses nothing.
  * - After a fix commit, CI failing with the SAME failure (category, and signature when both have
  *   one) moves to the next rung. A DIFFERENT failure means the rung removed what it was given and
  *   something else now fails: the rung is recorded as `changed` and a new climb starts for the new
@@ -96,9 +101,16 @@ export const RecoveryKeySchema = z
   .max(400)
   .regex(/^[^/\s#@]+\/[^/\s#@]+(?:#[1-9]\d*|@\S+)$/, "owner/repo#<pr number> or owner/repo@<branch>");
 
+/** Fixers one mechanical rung may run together. */
+export const MAX_FIXERS = 20;
+const FixersSchema = z.array(NameSchema).min(1).max(MAX_FIXERS);
+
 export const LadderEntrySchema = z.strictObject({
   step: z.enum(["rerun", "mechanical", "ai"]),
+  /** The AI tool, or a fixer that was skipped on its own. */
   tool: NameSchema.optional(),
+  /** The fixers a mechanical rung ran together. */
+  tools: FixersSchema.optional(),
   /** The head the step ran on. */
   head_sha: ShaSchema,
   /** The commit the step made, when it made one. */
@@ -120,9 +132,12 @@ export const LadderStateSchema = z
     step: LadderStepSchema,
     /** What the step waits for: the tool's result, CI's verdict, or nothing (done, quarantine). */
     pending: z.enum(["tool", "ci"]).nullable(),
-    /** Index of `tool` in its list (recovery.mechanical[category] or recovery.escalation). */
+    /** Index of `tool` in recovery.escalation; 0 for a rerun or the fixers. */
     rung: z.number().int().min(0).max(1000),
+    /** The AI tool of an ai step. */
     tool: NameSchema.optional(),
+    /** The fixers of a mechanical step. */
+    tools: FixersSchema.optional(),
     /** Tools tried or skipped in this climb, so each runs at most once per climb. */
     tried: z.array(NameSchema).max(TRIED_LIMIT),
     attempts: z.number().int().min(0).max(1000),
@@ -146,23 +161,43 @@ function stateProblem(s: {
   step: LadderStep;
   pending: "tool" | "ci" | null;
   tool?: string;
+  tools?: string[];
   history: LadderEntry[];
 }): string | null {
   const last = s.history[s.history.length - 1];
   const started = s.history.filter((e) => e.outcome === "started").length;
+  const article = s.step === "ai" ? "an" : "a";
+  if (s.step !== "ai" && s.tool !== undefined) return `a ${s.step} step has no AI tool (tool must be absent)`;
+  if (s.step !== "mechanical" && s.tools !== undefined) {
+    return `${article} ${s.step} step runs no fixers (tools must be absent)`;
+  }
   if (s.step === "done" || s.step === "quarantine") {
     if (s.pending !== null) return `a ${s.step} ladder waits for nothing (pending must be null)`;
     if (started > 0) return `a ${s.step} ladder has no step in progress`;
     return null;
   }
   if (s.step === "rerun" && s.pending !== "ci") return "a rerun waits for CI (pending must be ci)";
-  if (s.step !== "rerun" && (s.pending === null || s.tool === undefined)) {
-    return `a ${s.step} step names its tool and what it waits for`;
+  if (s.step === "ai" && (s.pending === null || s.tool === undefined)) {
+    return "an ai step names its tool and what it waits for";
   }
-  if (started !== 1 || last?.outcome !== "started" || last.step !== s.step || last.tool !== s.tool) {
+  if (s.step === "mechanical" && (s.pending === null || s.tools === undefined)) {
+    return "a mechanical step names its fixers and what it waits for";
+  }
+  if (
+    started !== 1 ||
+    last?.outcome !== "started" ||
+    last.step !== s.step ||
+    last.tool !== s.tool ||
+    !sameList(last.tools, s.tools)
+  ) {
     return `the step in progress must be the last history entry, marked started`;
   }
   return null;
+}
+
+function sameList(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 const FailedEventSchema = z.strictObject({
@@ -180,20 +215,27 @@ const PassedEventSchema = z.strictObject({
 /**
  * What became of the step the caller was told to take. committed: the fix landed as
  * `commit_sha`. no_fix: the tool ran and nothing landed (no changes, it failed, policy or gates
- * refused the patch). unavailable: it never started (not installed, no key; for a rerun, the API
- * refused it). `tool` is the tool that was asked for (absent for a rerun).
+ * refused the patch; for the fixers: none of them changed anything). unavailable: it never
+ * started (not installed, no key; for the fixers, none of them was available; for a rerun, the
+ * API refused it). `tool` is the AI tool that was asked for, `tools` the fixers as the
+ * run_fixers action listed them; both are absent for a rerun.
  */
 const StepResultEventSchema = z
   .strictObject({
     kind: z.literal("step_result"),
     result: z.enum(["committed", "no_fix", "unavailable"]),
     tool: NameSchema.optional(),
+    tools: FixersSchema.optional(),
     commit_sha: ShaSchema.optional(),
     reason: z.string().min(1).max(2000),
   })
   .refine((e) => (e.result === "committed") === (e.commit_sha !== undefined), {
     message: "commit_sha is given exactly when the result is committed",
     path: ["commit_sha"],
+  })
+  .refine((e) => e.tool === undefined || e.tools === undefined, {
+    message: "a step result names an AI tool or the fixers, not both",
+    path: ["tools"],
   });
 /** A person gave the PR back to Switchyard (/switchyard retry, or lifted the quarantine). */
 const ResetEventSchema = z.strictObject({ kind: z.literal("reset"), reason: z.string().min(1).max(2000) });
@@ -230,7 +272,8 @@ export interface LadderInput {
 
 export type LadderAction =
   | { kind: "rerun_failed_jobs" }
-  | { kind: "run_fixer"; tool: string }
+  /** Run every listed fixer in one job and commit what they changed together: one attempt. */
+  | { kind: "run_fixers"; tools: string[] }
   | { kind: "run_ai"; tool: string }
   /** Label the PR, post the alert with the evidence and the history; nothing more runs. */
   | { kind: "quarantine"; reason: string }
@@ -338,6 +381,14 @@ const failure = (ctx: LadderContext) => ctx.event as Failure;
 const stepResult = (ctx: LadderContext) => ctx.event as StepResult;
 const st = (ctx: LadderContext) => ctx.state as LadderState;
 const onHead = (ctx: LadderContext) => verdict(ctx).head_sha === st(ctx).head_sha;
+/** The step result names the step in progress: its AI tool, or its fixers as listed. */
+const fromRunningStep = (ctx: LadderContext) => {
+  const ev = stepResult(ctx);
+  const s = st(ctx);
+  return s.step === "mechanical"
+    ? ev.tool === undefined && sameList(ev.tools, s.tools)
+    : ev.tools === undefined && ev.tool === s.tool;
+};
 
 export const LADDER_RULES = [
   {
@@ -447,7 +498,10 @@ export const LADDER_RULES = [
     from: ["rerun_ci"],
     on: ["step_result"],
     when: "the rerun could not be requested",
-    test: (ctx) => stepResult(ctx).tool === undefined && stepResult(ctx).result !== "committed",
+    test: (ctx) =>
+      stepResult(ctx).tool === undefined &&
+      stepResult(ctx).tools === undefined &&
+      stepResult(ctx).result !== "committed",
     apply: (ctx) => {
       const d = new Draft(st(ctx), ctx.now);
       const why = `the rerun could not be started: ${stepResult(ctx).reason}`;
@@ -462,7 +516,7 @@ export const LADDER_RULES = [
     when: "the running tool committed a fix: wait for CI on it",
     test: (ctx) => {
       const ev = stepResult(ctx);
-      return ev.result === "committed" && ev.tool === st(ctx).tool && ev.commit_sha !== st(ctx).head_sha;
+      return ev.result === "committed" && fromRunningStep(ctx) && ev.commit_sha !== st(ctx).head_sha;
     },
     apply: (ctx) => {
       const d = new Draft(st(ctx), ctx.now);
@@ -470,7 +524,7 @@ export const LADDER_RULES = [
       d.touch((e) => (e.commit_sha = commit));
       d.s.head_sha = commit;
       d.s.pending = "ci";
-      const reason = `'${d.s.tool}' committed ${short(commit)}: waiting for CI on it`;
+      const reason = `${stepName(d.s)} committed ${short(commit)}: waiting for CI on it`;
       return { action: { kind: "wait", reason }, reason, draft: d };
     },
   },
@@ -478,12 +532,17 @@ export const LADDER_RULES = [
     id: "fix.no_fix",
     from: ["fix_running"],
     on: ["step_result"],
-    when: "the running tool made no fix: next rung",
-    test: (ctx) => stepResult(ctx).result === "no_fix" && stepResult(ctx).tool === st(ctx).tool,
+    when: "the running tool made no fix: next rung (fixers that changed nothing: the attempt is refunded)",
+    test: (ctx) => stepResult(ctx).result === "no_fix" && fromRunningStep(ctx),
     apply: (ctx) => {
       const d = new Draft(st(ctx), ctx.now);
-      const why = `'${d.s.tool}' made no fix: ${stepResult(ctx).reason}`;
+      const fixers = d.s.step === "mechanical";
+      const why =
+        `${stepName(d.s)} made no fix: ${stepResult(ctx).reason}` +
+        (fixers ? " (not counted as an attempt)" : "");
       d.settle("failed", why);
+      // Fixers that changed nothing spent no budget worth counting: the AI tools get it.
+      if (fixers) d.s.attempts = Math.max(0, d.s.attempts - 1);
       return climb(d, ctx, why);
     },
   },
@@ -491,11 +550,11 @@ export const LADDER_RULES = [
     id: "fix.unavailable",
     from: ["fix_running"],
     on: ["step_result"],
-    when: "the tool turned out unavailable: refund the attempt, next rung",
-    test: (ctx) => stepResult(ctx).result === "unavailable" && stepResult(ctx).tool === st(ctx).tool,
+    when: "the tool (or every fixer) turned out unavailable: refund the attempt, next rung",
+    test: (ctx) => stepResult(ctx).result === "unavailable" && fromRunningStep(ctx),
     apply: (ctx) => {
       const d = new Draft(st(ctx), ctx.now);
-      const why = `'${d.s.tool}' was unavailable: ${stepResult(ctx).reason}`;
+      const why = `${stepName(d.s)} ${d.s.step === "mechanical" ? "were" : "was"} unavailable: ${stepResult(ctx).reason}`;
       d.settle("skipped", why);
       d.s.attempts = Math.max(0, d.s.attempts - 1);
       return climb(d, ctx, why);
@@ -509,7 +568,7 @@ export const LADDER_RULES = [
     test: onHead,
     apply: (ctx) => {
       const d = new Draft(st(ctx), ctx.now);
-      const reason = `CI passed on ${short(d.s.head_sha)}: '${d.s.tool}' fixed the ${d.s.category} failure`;
+      const reason = `CI passed on ${short(d.s.head_sha)}: ${stepName(d.s)} fixed the ${d.s.category} failure`;
       d.settle("fixed", reason);
       finish(d.s, "done");
       return { action: { kind: "done", reason }, reason, draft: d };
@@ -524,7 +583,7 @@ export const LADDER_RULES = [
     apply: (ctx) => {
       const d = new Draft(st(ctx), ctx.now);
       const ev = failure(ctx);
-      const why = `CI still fails on '${d.s.tool}''s commit ${short(ev.head_sha)} (${describeFailure(ev)})`;
+      const why = `CI still fails on ${short(ev.head_sha)}, the commit of ${stepName(d.s)} (${describeFailure(ev)})`;
       d.settle("failed", why);
       takeFailure(d.s, ev);
       return climb(d, ctx, why);
@@ -540,7 +599,7 @@ export const LADDER_RULES = [
       const d = new Draft(st(ctx), ctx.now);
       const ev = failure(ctx);
       const why =
-        `'${d.s.tool}''s commit ${short(ev.head_sha)} changed the failure ` +
+        `${short(ev.head_sha)}, the commit of ${stepName(d.s)}, changed the failure ` +
         `from ${describeFailure(d.s)} to ${describeFailure(ev)}`;
       d.settle("changed", why);
       beginClimb(d.s, ev);
@@ -572,7 +631,7 @@ export const LADDER_RULES = [
     test: onHead,
     apply: (ctx) => {
       const d = new Draft(st(ctx), ctx.now);
-      const why = `no result was recorded for '${d.s.tool}', so it counts as failed`;
+      const why = `no result was recorded for ${stepName(d.s)}, so it counts as failed`;
       d.settle("failed", why);
       takeFailure(d.s, failure(ctx));
       return climb(d, ctx, why);
@@ -598,8 +657,9 @@ export const LADDER_RULES = [
     on: ["step_result"],
     when: "a step result that matches no running step",
     apply: (ctx) => {
-      const tool = stepResult(ctx).tool;
-      return stop(`ignored a step result for ${tool ? `'${tool}'` : "a rerun"}: no such step is running`);
+      const { tool, tools } = stepResult(ctx);
+      const what = tool ? `'${tool}'` : tools ? fixersName(tools) : "a rerun";
+      return stop(`ignored a step result for ${what}: no such step is running`);
     },
   },
 ] as const satisfies readonly LadderRule[];
@@ -683,8 +743,9 @@ export function nextAction(state: LadderState | null, input: LadderInput): Ladde
 
 /**
  * The next rung from where the draft stands: a rerun for an infra or flaky failure whose head has
- * not had one, else the next fixer for the category, else the next AI tool, else quarantine. Tools that cannot run are
- * recorded as skipped with the reason. `why` says what led here; the reason joins both.
+ * not had one, else the category's fixers (all of them, once per climb), else the next AI tool,
+ * else quarantine. Tools that cannot run are recorded as skipped with the reason. `why` says
+ * what led here; the reason joins both.
  */
 function climb(d: Draft, ctx: LadderContext, why: string): Decision {
   const s = d.s;
@@ -695,6 +756,7 @@ function climb(d: Draft, ctx: LadderContext, why: string): Decision {
     s.pending = "ci";
     s.rung = 0;
     delete s.tool;
+    delete s.tools;
     s.rerun_sha = s.head_sha;
     d.add({ step: "rerun", head_sha: s.head_sha, at: d.now, outcome: "started", reason: clip(what) });
     return { action: { kind: "rerun_failed_jobs" }, reason: `${why}; ${what}`, draft: d };
@@ -717,39 +779,79 @@ function climb(d: Draft, ctx: LadderContext, why: string): Decision {
       `${why}; attempt cap reached: ${s.attempts} of ${rec.max_attempts} attempts used on ${s.key}`,
     );
   }
-  const rungs: ["mechanical" | "ai", readonly string[]][] = [
-    ["mechanical", rec.mechanical[s.category] ?? []],
-    ["ai", rec.escalation],
-  ];
-  for (const [step, tools] of rungs) {
-    for (const [index, tool] of tools.entries()) {
-      if (s.tried.includes(tool)) continue;
-      if (s.tried.length >= TRIED_LIMIT) break;
-      s.tried.push(tool);
-      const refusal = refuse(tool, step, ctx);
-      if (refusal !== null) {
-        d.add({ step, tool, head_sha: s.head_sha, at: d.now, outcome: "skipped", reason: clip(refusal) });
-        continue;
-      }
-      s.attempts += 1;
-      s.last_attempt_at = d.now;
-      s.step = step;
-      s.pending = "tool";
-      s.rung = index;
-      s.tool = tool;
-      const what =
-        `${step === "mechanical" ? "running fixer" : "asking AI tool"} '${tool}' ` +
-        `(attempt ${s.attempts} of ${rec.max_attempts})`;
-      d.add({ step, tool, head_sha: s.head_sha, at: d.now, outcome: "started", reason: clip(what) });
-      const action: LadderAction =
-        step === "mechanical" ? { kind: "run_fixer", tool } : { kind: "run_ai", tool };
-      return { action, reason: `${why}; ${what}`, draft: d };
+  const fixers = mechanicalRung(d, ctx);
+  if (fixers.length > 0) {
+    s.attempts += 1;
+    s.last_attempt_at = d.now;
+    s.step = "mechanical";
+    s.pending = "tool";
+    s.rung = 0;
+    delete s.tool;
+    s.tools = fixers;
+    const what = `running ${fixersName(fixers)} (attempt ${s.attempts} of ${rec.max_attempts})`;
+    d.add({
+      step: "mechanical",
+      tools: fixers,
+      head_sha: s.head_sha,
+      at: d.now,
+      outcome: "started",
+      reason: clip(what),
+    });
+    return { action: { kind: "run_fixers", tools: fixers }, reason: `${why}; ${what}`, draft: d };
+  }
+  for (const [index, tool] of rec.escalation.entries()) {
+    if (s.tried.includes(tool)) continue;
+    if (s.tried.length >= TRIED_LIMIT) break;
+    s.tried.push(tool);
+    const refusal = refuse(tool, "ai", ctx);
+    if (refusal !== null) {
+      d.add({ step: "ai", tool, head_sha: s.head_sha, at: d.now, outcome: "skipped", reason: clip(refusal) });
+      continue;
     }
+    s.attempts += 1;
+    s.last_attempt_at = d.now;
+    s.step = "ai";
+    s.pending = "tool";
+    s.rung = index;
+    delete s.tools;
+    s.tool = tool;
+    const what = `asking AI tool '${tool}' (attempt ${s.attempts} of ${rec.max_attempts})`;
+    d.add({ step: "ai", tool, head_sha: s.head_sha, at: d.now, outcome: "started", reason: clip(what) });
+    return { action: { kind: "run_ai", tool }, reason: `${why}; ${what}`, draft: d };
   }
   return quarantine(
     d,
     `${why}; every fixer and AI tool for the ${s.category} failure has been tried (${s.attempts} of ${rec.max_attempts} attempts used)`,
   );
+}
+
+/**
+ * The fixers the category's mechanical rung runs together, in their configured order: those not
+ * yet tried in this climb that can run. Each one that cannot is recorded as skipped with its
+ * reason. All of them count as tried, so the rung runs at most once per climb.
+ */
+function mechanicalRung(d: Draft, ctx: LadderContext): string[] {
+  const s = d.s;
+  const usable: string[] = [];
+  for (const tool of ctx.config.recovery.mechanical[s.category] ?? []) {
+    if (s.tried.includes(tool) || usable.includes(tool)) continue;
+    if (s.tried.length >= TRIED_LIMIT) break;
+    s.tried.push(tool);
+    const refusal = refuse(tool, "mechanical", ctx);
+    if (refusal !== null) {
+      d.add({
+        step: "mechanical",
+        tool,
+        head_sha: s.head_sha,
+        at: d.now,
+        outcome: "skipped",
+        reason: clip(refusal),
+      });
+    } else if (usable.length < MAX_FIXERS) {
+      usable.push(tool);
+    }
+  }
+  return usable;
 }
 
 /** Why `tool` cannot take a rung, or null when it can. */
@@ -786,6 +888,7 @@ function beginClimb(s: LadderState, ev: Failure): void {
   s.tried = [];
   s.rung = 0;
   delete s.tool;
+  delete s.tools;
 }
 
 function takeFailure(s: LadderState, ev: Failure): void {
@@ -798,6 +901,7 @@ function finish(s: LadderState, step: "done" | "quarantine"): void {
   s.step = step;
   s.pending = null;
   delete s.tool;
+  delete s.tools;
 }
 
 function freshState(key: string, ev: Failure): LadderState {
@@ -847,8 +951,15 @@ function position(s: LadderState | null): LadderPosition {
   return s === null ? "none" : s.step;
 }
 
+/** "the rerun", "'aider'" or "the fixers (prettier, gofmt)". */
 function stepName(s: LadderState): string {
-  return s.step === "rerun" ? "the rerun" : `'${s.tool}'`;
+  if (s.step === "rerun") return "the rerun";
+  if (s.step === "mechanical") return fixersName(s.tools ?? []);
+  return `'${s.tool}'`;
+}
+
+function fixersName(tools: readonly string[]): string {
+  return `the fixers (${tools.join(", ")})`;
 }
 
 /** "format", or the signature, which usually names its category already ("format:src/a.ts"). */

@@ -4,7 +4,9 @@ import {
   evaluateGuards,
   GUARD_NAMES,
   GUARDS,
-  isOwnCommit,
+  isRecoveryCommit,
+  isTaskBranch,
+  recoveryTrailer,
   type GuardEvent,
   type GuardInput,
   type GuardVerdict,
@@ -53,7 +55,10 @@ const human = (sha: string, message = "Fix the parser"): RecentCommit => ({
   message,
 });
 
-/** A commit as Switchyard's execute flow writes it (the real commitMessage, with its trailers). */
+/**
+ * A commit as Switchyard's execute flow writes it (the real commitMessage, with its trailers), made
+ * by its bot: on a person's branch (feature/parser) that can only be a fix, so it counts.
+ */
 const own = (sha: string): RecentCommit => ({
   sha,
   author_login: "switchyard[bot]",
@@ -118,6 +123,14 @@ describe("checkGuards: each guard alone", () => {
       reject(
         "own_workflow",
         ".github/workflows/switchyard-execute.yml is Switchyard's own execute workflow (execution.workflow)",
+      ),
+    ],
+    [
+      "Switchyard's own recover workflow",
+      { event: event({ workflow_path: ".github/workflows/switchyard-recover.yml" }) },
+      reject(
+        "own_workflow",
+        ".github/workflows/switchyard-recover.yml is Switchyard's own recover workflow (recovery.workflow)",
       ),
     ],
     [
@@ -207,7 +220,7 @@ describe("checkGuards: each guard alone", () => {
       { recent_commits: [own(H2), own(H1), human(H3)] },
       reject(
         "loop",
-        "the last 2 commits on feature/parser (2222222, 1111111) are Switchyard's own: " +
+        "the last 2 commits on feature/parser (2222222, 1111111) are Switchyard's recovery commits: " +
           "stopping so its fixes cannot chase each other",
         { quarantine: true },
       ),
@@ -217,7 +230,7 @@ describe("checkGuards: each guard alone", () => {
       { recent_commits: [own(H2), human(H1)], config: makeConfig({ loop_guard_commits: 1 }) },
       reject(
         "loop",
-        "the last commit on feature/parser (2222222) is Switchyard's own: stopping so its fixes cannot chase each other",
+        "the last commit on feature/parser (2222222) is Switchyard's recovery commits: stopping so its fixes cannot chase each other",
         { quarantine: true },
       ),
     ],
@@ -404,40 +417,162 @@ describe("checkGuards: order", () => {
   });
 });
 
-describe("isOwnCommit", () => {
-  it.each<[string, Partial<RecentCommit>, boolean]>([
-    ["the bot's login", { author_login: "Switchyard[bot]", message: "x" }, true],
+/** A commit the recover job made: the recovery trailer, by the bot. */
+const fix = (sha: string, by = "switchyard[bot]"): RecentCommit => ({
+  sha,
+  author_login: by,
+  committer_email: "noreply@github.com",
+  message: `switchyard: format with prettier\n\n${recoveryTrailer("octo/repo#7")}\n`,
+});
+
+describe("the loop guard on Switchyard's own task branch", () => {
+  const TASK_BRANCH = "switchyard/issue-12-fix-the-parser";
+  const onTask = (recent_commits: RecentCommit[]) =>
+    checkGuards(input({ event: event({ head_branch: TASK_BRANCH }), recent_commits }));
+
+  it("lets the first recovery of a PR Switchyard opened through (its commits are the task's)", () => {
+    expect(onTask([own(H2), own(H1)])).toEqual({ ok: true });
+  });
+
+  it("lets one fix on top of the task's commits through", () => {
+    expect(onTask([fix(H2), own(H1)])).toEqual({ ok: true });
+  });
+
+  it("stops two fixes in a row", () => {
+    expect(onTask([fix(H2), fix(H1), own(H3)])).toEqual(
+      reject(
+        "loop",
+        `the last 2 commits on ${TASK_BRANCH} (2222222, 1111111) are Switchyard's recovery commits: ` +
+          "stopping so its fixes cannot chase each other",
+        { quarantine: true },
+      ),
+    );
+  });
+
+  it("counts a fix whoever pushed it, by its trailer", () => {
+    expect(onTask([fix(H2, "alice"), fix(H1, "bob")])).toMatchObject({ ok: false, guard: "loop" });
+  });
+
+  it("follows a configured branch prefix", () => {
+    const config = makeConfig();
+    config.execution.branch_prefix = "bots/";
+    const verdict = checkGuards(
+      input({ event: event({ head_branch: "bots/issue-3-x" }), recent_commits: [own(H2), own(H1)], config }),
+    );
+    expect(verdict).toEqual({ ok: true });
+  });
+});
+
+describe("isRecoveryCommit", () => {
+  const PREFIX = "switchyard/";
+  it.each<[string, Partial<RecentCommit>, string, boolean]>([
+    ["the recovery trailer", { message: "Fix\n\nSwitchyard-Recovery: octo/repo#7\n" }, "feature/x", true],
     [
-      "the bot's e-mail",
+      "the recovery trailer on a task branch",
+      { message: "x\n\nSwitchyard-Recovery: o/r#7" },
+      "switchyard/issue-7-a",
+      true,
+    ],
+    [
+      "the recovery trailer in a squashed message",
+      { message: "Squash\n\n* fix\n  \nswitchyard-recovery: octo/repo#7\n* more" },
+      "feature/x",
+      true,
+    ],
+    [
+      "the bot's login off a task branch",
+      { author_login: "Switchyard[bot]", message: "x" },
+      "feature/x",
+      true,
+    ],
+    [
+      "the bot's e-mail off a task branch",
       { committer_email: "41898282+SWITCHYARD[bot]@users.noreply.github.com", message: "x" },
+      "main",
       true,
     ],
     [
-      "the trailer, written by a person's account",
+      "the bot on a fix branch",
+      { author_login: "switchyard[bot]", message: "x" },
+      "switchyard/fix-7-1",
+      true,
+    ],
+    [
+      "the bot on its task branch",
+      { author_login: "switchyard[bot]", message: "x" },
+      "switchyard/issue-7-a",
+      false,
+    ],
+    [
+      "the bot on a PR task branch",
+      { author_login: "switchyard[bot]", message: "x" },
+      "switchyard/pr-9-b",
+      false,
+    ],
+    [
+      "the task trailer by a person",
       { message: "Tidy\n\nSwitchyard-Task: octo/repo#7\n" },
-      true,
+      "feature/x",
+      false,
     ],
     [
-      "the trailer in a squashed message",
-      { message: "Squash\n\n* fix\n  \nswitchyard-task: octo/repo#7\n* more" },
-      true,
+      "a person's commit",
+      { message: "Fix the parser\n\nCo-authored-by: bob <bob@example.com>" },
+      "feature/x",
+      false,
     ],
-    ["a person's commit", { message: "Fix the parser\n\nCo-authored-by: bob <bob@example.com>" }, false],
-    ["the trailer's name inside a sentence", { message: "Mention Switchyard-Task: octo/repo#7 here" }, false],
-    ["an empty trailer", { message: "x\n\nSwitchyard-Task:   \n" }, false],
-  ])("%s", (_name, over, expected) => {
-    expect(isOwnCommit({ sha: H1, author_login: "alice", ...over } as RecentCommit, IDENTITY)).toBe(expected);
+    [
+      "the trailer's name inside a sentence",
+      { message: "Mention Switchyard-Recovery: o/r#7 here" },
+      "feature/x",
+      false,
+    ],
+    ["an empty trailer", { message: "x\n\nSwitchyard-Recovery:   \n" }, "feature/x", false],
+  ])("%s", (_name, over, branch, expected) => {
+    const commit = { sha: H1, author_login: "alice", ...over } as RecentCommit;
+    expect(isRecoveryCommit(commit, IDENTITY, branch, PREFIX)).toBe(expected);
   });
 
   it("follows a configured trailer", () => {
-    const commit = { sha: H1, message: "x\n\nAcme-Bot: 1" };
-    expect(isOwnCommit(commit, { ...IDENTITY, trailer: "Acme-Bot" })).toBe(true);
-    expect(isOwnCommit(commit, IDENTITY)).toBe(false);
+    const commit = { sha: H1, message: "x\n\nAcme-Fix: 1" };
+    expect(isRecoveryCommit(commit, { ...IDENTITY, trailer: "Acme-Fix" }, "feature/x", "switchyard/")).toBe(
+      true,
+    );
+    expect(isRecoveryCommit(commit, IDENTITY, "feature/x", "switchyard/")).toBe(false);
   });
 
   it("refuses an identity it cannot use", () => {
-    expect(() => isOwnCommit({ sha: H1, message: "x" }, { bot_login: "" })).toThrow(
+    expect(() =>
+      isRecoveryCommit({ sha: H1, message: "x" }, { bot_login: "" }, "main", "switchyard/"),
+    ).toThrow(
       "Cannot recognise Switchyard's commits: identity: bot_login: Too small: expected string to have >=1 characters",
+    );
+  });
+});
+
+describe("isTaskBranch", () => {
+  it.each<[string, string, boolean]>([
+    ["switchyard/issue-12-fix-the-parser", "switchyard/", true],
+    ["switchyard/pr-3-x", "switchyard/", true],
+    ["switchyard/issue-12", "switchyard/", true],
+    ["switchyard/fix-7-1", "switchyard/", false],
+    ["switchyard/issue-0-x", "switchyard/", false],
+    ["switchyard/issue-x", "switchyard/", false],
+    ["feature/issue-12-x", "switchyard/", false],
+    ["bots/issue-12-x", "bots/", true],
+  ])("%s under %s: %s", (branch, prefix, expected) => {
+    expect(isTaskBranch(branch, prefix)).toBe(expected);
+  });
+});
+
+describe("recoveryTrailer", () => {
+  it("names the recovery", () => {
+    expect(recoveryTrailer("octo/repo#7")).toBe("Switchyard-Recovery: octo/repo#7");
+  });
+
+  it("refuses a key that would break the trailer", () => {
+    expect(() => recoveryTrailer("octo/repo#7\nSigned-off-by: x")).toThrow(
+      "Cannot write the recovery trailer: 'octo/repo#7\nSigned-off-by: x' is not a recovery key.",
     );
   });
 });

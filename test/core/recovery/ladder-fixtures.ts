@@ -39,14 +39,20 @@ export function makeConfig(recovery: Record<string, unknown> = {}, tools?: unkno
   });
 }
 
+/** The shipped format fixers, which the mechanical rung runs together. */
+export const FIXERS = ["prettier", "ruff-format", "gofmt"];
+
+/** A history entry: by default the format fixers' rung, started on H1. */
 export function entry(over: Partial<LadderEntry> = {}): LadderEntry {
+  const step = over.step ?? "mechanical";
+  const fixers = step === "mechanical" && over.tool === undefined ? { tools: [...FIXERS] } : {};
   return {
-    step: "mechanical",
-    tool: "prettier",
+    step,
+    ...fixers,
     head_sha: H1,
     at: EARLIER,
     outcome: "started",
-    reason: "running fixer 'prettier' (attempt 1 of 3)",
+    reason: "running the fixers (prettier, ruff-format, gofmt) (attempt 1 of 3)",
     ...over,
   };
 }
@@ -91,29 +97,43 @@ export const rerunAwaited = (category: "flaky" | "infra" = "flaky") =>
     history: [{ step: "rerun", head_sha: H1, at: EARLIER, outcome: "started", reason: "rerunning" }],
   });
 
-/** prettier is running on H1 for a format failure (attempt 1). */
+/** The format fixers are running on H1 (attempt 1). */
 export const fixRunning = () =>
   makeState({
     step: "mechanical",
     pending: "tool",
-    tool: "prettier",
-    tried: ["prettier"],
+    tools: [...FIXERS],
+    tried: [...FIXERS],
     attempts: 1,
     last_attempt_at: EARLIER,
     history: [entry()],
   });
 
-/** prettier committed H2 on top of H1; CI on H2 is awaited. */
+/** The format fixers committed H2 on top of H1; CI on H2 is awaited. */
 export const fixAwaited = () =>
   makeState({
     head_sha: H2,
     step: "mechanical",
     pending: "ci",
-    tool: "prettier",
-    tried: ["prettier"],
+    tools: [...FIXERS],
+    tried: [...FIXERS],
     attempts: 1,
     last_attempt_at: EARLIER,
     history: [entry({ commit_sha: H2 })],
+  });
+
+/** An AI tool committed H2 on top of H1; CI on H2 is awaited. */
+export const aiAwaited = (tool: string, over: Partial<LadderState> = {}) =>
+  makeState({
+    head_sha: H2,
+    step: "ai",
+    pending: "ci",
+    tool,
+    tried: [...FIXERS, tool],
+    attempts: 2,
+    last_attempt_at: EARLIER,
+    history: [entry({ step: "ai", tool, commit_sha: H2, reason: `asking AI tool '${tool}'` })],
+    ...over,
   });
 
 export const quarantined = () =>

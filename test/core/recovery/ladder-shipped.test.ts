@@ -19,8 +19,8 @@ const failure = (category: string): LadderEvent =>
 
 describe("the ladder on the shipped defaults", () => {
   it.each([
-    ["format", { kind: "run_fixer", tool: "prettier" }],
-    ["lint", { kind: "run_fixer", tool: "eslint" }],
+    ["format", { kind: "run_fixers", tools: ["prettier", "ruff-format", "gofmt"] }],
+    ["lint", { kind: "run_fixers", tools: ["eslint", "ruff", "prettier"] }],
     ["type", { kind: "run_ai", tool: "aider" }],
     ["test", { kind: "run_ai", tool: "aider" }],
     ["build", { kind: "run_ai", tool: "aider" }],
@@ -30,24 +30,25 @@ describe("the ladder on the shipped defaults", () => {
     expect(nextAction(null, { key: KEY, event: failure(category), now: NOW, config }).action).toEqual(action);
   });
 
-  it("walks the shipped format fixers in order, then the AI tools", () => {
-    const tools: string[] = [];
+  it("runs the shipped format fixers together, then reaches every AI tool", () => {
+    const steps: string[] = [];
     let res = nextAction(null, { key: KEY, event: failure("format"), now: NOW, config });
-    while (res.action.kind === "run_fixer" || res.action.kind === "run_ai") {
-      tools.push(res.action.tool);
+    while (res.action.kind === "run_fixers" || res.action.kind === "run_ai") {
+      const a = res.action;
+      steps.push(a.kind === "run_fixers" ? a.tools.join("+") : a.tool);
       const event: LadderEvent = {
         kind: "step_result",
         result: "no_fix",
-        tool: res.action.tool,
+        ...(a.kind === "run_fixers" ? { tools: a.tools } : { tool: a.tool }),
         reason: "no changes",
       };
       res = nextAction(res.state, { key: KEY, event, now: NOW, config });
     }
-    // The cap (3) ends the climb before the AI tools when every fixer runs and changes nothing.
-    expect(tools).toEqual(["prettier", "ruff-format", "gofmt"]);
+    // Fixers that change nothing cost no attempt: the budget of 3 goes to the AI tools.
+    expect(steps).toEqual(["prettier+ruff-format+gofmt", "aider", "codex", "claude"]);
     expect(res.action).toEqual({
       kind: "quarantine",
-      reason: "'gofmt' made no fix: no changes; attempt cap reached: 3 of 3 attempts used on octo/repo#7",
+      reason: "'claude' made no fix: no changes; attempt cap reached: 3 of 3 attempts used on octo/repo#7",
     });
   });
 
@@ -63,7 +64,7 @@ describe("the ladder on the shipped defaults", () => {
     const event: LadderEvent = {
       kind: "step_result",
       result: "committed",
-      tool: "prettier",
+      tools: ["prettier", "ruff-format", "gofmt"],
       reason: "ok",
       commit_sha: H2,
     };
@@ -75,7 +76,7 @@ describe("the ladder on the shipped defaults", () => {
     });
     expect(second.action).toEqual({
       kind: "wait",
-      reason: "'prettier' committed 2222222: waiting for CI on it",
+      reason: "the fixers (prettier, ruff-format, gofmt) committed 2222222: waiting for CI on it",
     });
   });
 });

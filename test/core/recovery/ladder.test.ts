@@ -18,8 +18,10 @@ import {
   type ToolCircuit,
 } from "../../../src/core/recovery/ladder.js";
 import {
+  aiAwaited,
   EARLIER,
   entry,
+  FIXERS,
   fixAwaited,
   fixRunning,
   H1,
@@ -56,12 +58,20 @@ const failed = (head: string, category: string, extra: Record<string, unknown> =
   ({ kind: "failed", head_sha: head, category, ...extra }) as LadderEvent;
 const passed = (head: string, extra: Record<string, unknown> = {}) =>
   ({ kind: "passed", head_sha: head, ...extra }) as LadderEvent;
+/** A step result from an AI tool (a name), the fixers (a list) or a rerun (undefined). */
 const result = (
   res: "committed" | "no_fix" | "unavailable",
-  tool: string | undefined,
+  who: string | string[] | undefined,
   reason: string,
   commit?: string,
-) => ({ kind: "step_result", result: res, tool, reason, commit_sha: commit }) as LadderEvent;
+) =>
+  ({
+    kind: "step_result",
+    result: res,
+    ...(Array.isArray(who) ? { tools: who } : { tool: who }),
+    reason,
+    commit_sha: commit,
+  }) as LadderEvent;
 const reset = (reason = "alice commented /switchyard retry"): LadderEvent => ({ kind: "reset", reason });
 
 interface Row {
@@ -75,14 +85,18 @@ interface Row {
   action: LadderAction;
   /** The transition's reason; defaults to the action's. */
   reason?: string;
-  /** The history entries added or settled, as (step, tool, outcome). */
+  /** The history entries added or settled, as (step, tool or fixers joined by +, outcome). */
   entries?: [string, string | undefined, string][];
   /** Fields the new state must have. */
   state_has?: Partial<LadderState>;
 }
 
 const stop = (reason: string): LadderAction => ({ kind: "stop", reason });
-const mark = (e: LadderEntry): [string, string | undefined, string] => [e.step, e.tool, e.outcome];
+const mark = (e: LadderEntry): [string, string | undefined, string] => [
+  e.step,
+  e.tools ? e.tools.join("+") : e.tool,
+  e.outcome,
+];
 
 /** The transition table, one row or more per rule, with the exact action and reason. */
 const ROWS: Row[] = [
@@ -141,7 +155,7 @@ const ROWS: Row[] = [
     from: "mechanical",
     to: "done",
     action: stop("reset: bob commented /switchyard retry; the next failure starts with 3 attempts"),
-    entries: [["mechanical", "prettier", "superseded"]],
+    entries: [["mechanical", "prettier+ruff-format+gofmt", "superseded"]],
     state_has: { attempts: 0 },
   },
   {
@@ -181,15 +195,17 @@ const ROWS: Row[] = [
     action: stop("CI passed, and no recovery is in progress"),
   },
   {
-    name: "a first format failure: the first fixer",
+    name: "a first format failure: every fixer in one job",
     state: null,
     event: failed(H1, "format", { signature: "format:[warn] src/a.ts" }),
     rule: "start",
     from: "none",
     to: "mechanical",
-    action: { kind: "run_fixer", tool: "prettier" },
-    reason: "CI failed on 1111111 (format:[warn] src/a.ts); running fixer 'prettier' (attempt 1 of 3)",
-    entries: [["mechanical", "prettier", "started"]],
+    action: { kind: "run_fixers", tools: FIXERS },
+    reason:
+      "CI failed on 1111111 (format:[warn] src/a.ts); running the fixers (prettier, ruff-format, gofmt) (attempt 1 of 3)",
+    entries: [["mechanical", "prettier+ruff-format+gofmt", "started"]],
+    state_has: { attempts: 1, tools: FIXERS, tried: FIXERS },
   },
   {
     name: "a first flaky failure: rerun",
@@ -258,8 +274,8 @@ const ROWS: Row[] = [
     rule: "rerun.failed",
     from: "rerun",
     to: "mechanical",
-    action: { kind: "run_fixer", tool: "eslint" },
-    reason: "the rerun failed again (lint); running fixer 'eslint' (attempt 1 of 3)",
+    action: { kind: "run_fixers", tools: ["eslint", "ruff", "prettier"] },
+    reason: "the rerun failed again (lint); running the fixers (eslint, ruff, prettier) (attempt 1 of 3)",
     state_has: { category: "lint" },
   },
   {
@@ -308,45 +324,68 @@ const ROWS: Row[] = [
     },
   },
   {
-    name: "the fixer committed",
+    name: "the fixers committed",
     state: fixRunning(),
-    event: result("committed", "prettier", "formatted 3 files", H2),
+    event: result("committed", FIXERS, "prettier formatted 3 files", H2),
     rule: "fix.committed",
     from: "mechanical",
     to: "mechanical",
-    action: { kind: "wait", reason: "'prettier' committed 2222222: waiting for CI on it" },
-    entries: [["mechanical", "prettier", "started"]],
+    action: {
+      kind: "wait",
+      reason: "the fixers (prettier, ruff-format, gofmt) committed 2222222: waiting for CI on it",
+    },
+    entries: [["mechanical", "prettier+ruff-format+gofmt", "started"]],
     state_has: { head_sha: H2, pending: "ci", attempts: 1 },
   },
   {
-    name: "the fixer changed nothing: the next fixer",
+    name: "the fixers changed nothing: not an attempt, the first AI tool",
     state: fixRunning(),
-    event: result("no_fix", "prettier", "no changes"),
+    event: result("no_fix", FIXERS, "no changes"),
     rule: "fix.no_fix",
     from: "mechanical",
-    to: "mechanical",
-    action: { kind: "run_fixer", tool: "ruff-format" },
-    reason: "'prettier' made no fix: no changes; running fixer 'ruff-format' (attempt 2 of 3)",
+    to: "ai",
+    action: { kind: "run_ai", tool: "aider" },
+    reason:
+      "the fixers (prettier, ruff-format, gofmt) made no fix: no changes (not counted as an attempt); " +
+      "asking AI tool 'aider' (attempt 1 of 3)",
     entries: [
-      ["mechanical", "prettier", "failed"],
-      ["mechanical", "ruff-format", "started"],
+      ["mechanical", "prettier+ruff-format+gofmt", "failed"],
+      ["ai", "aider", "started"],
     ],
-    state_has: { rung: 1, tried: ["prettier", "ruff-format"], attempts: 2, last_attempt_at: NOW },
+    state_has: { rung: 0, tried: [...FIXERS, "aider"], attempts: 1, last_attempt_at: NOW },
   },
   {
-    name: "the fixer was not installed: refunded, the next fixer",
+    name: "an AI tool made no fix: it counts, the next AI tool",
+    state: makeState({
+      ...fixRunning(),
+      step: "ai",
+      tools: undefined,
+      tool: "aider",
+      tried: [...FIXERS, "aider"],
+      history: [entry({ step: "ai", tool: "aider" })],
+    }),
+    event: result("no_fix", "aider", "aider changed nothing"),
+    rule: "fix.no_fix",
+    from: "ai",
+    to: "ai",
+    action: { kind: "run_ai", tool: "codex" },
+    reason: "'aider' made no fix: aider changed nothing; asking AI tool 'codex' (attempt 2 of 3)",
+    state_has: { attempts: 2, rung: 1 },
+  },
+  {
+    name: "no fixer was installed: refunded, the first AI tool",
     state: fixRunning(),
-    event: result("unavailable", "prettier", "prettier is not installed in this repository"),
+    event: result("unavailable", FIXERS, "none of them is installed in this repository"),
     rule: "fix.unavailable",
     from: "mechanical",
-    to: "mechanical",
-    action: { kind: "run_fixer", tool: "ruff-format" },
+    to: "ai",
+    action: { kind: "run_ai", tool: "aider" },
     reason:
-      "'prettier' was unavailable: prettier is not installed in this repository; " +
-      "running fixer 'ruff-format' (attempt 1 of 3)",
+      "the fixers (prettier, ruff-format, gofmt) were unavailable: none of them is installed in this repository; " +
+      "asking AI tool 'aider' (attempt 1 of 3)",
     entries: [
-      ["mechanical", "prettier", "skipped"],
-      ["mechanical", "ruff-format", "started"],
+      ["mechanical", "prettier+ruff-format+gofmt", "skipped"],
+      ["ai", "aider", "started"],
     ],
     state_has: { attempts: 1 },
   },
@@ -357,23 +396,26 @@ const ROWS: Row[] = [
     rule: "fix.passed",
     from: "mechanical",
     to: "done",
-    action: { kind: "done", reason: "CI passed on 2222222: 'prettier' fixed the format failure" },
-    entries: [["mechanical", "prettier", "fixed"]],
+    action: {
+      kind: "done",
+      reason: "CI passed on 2222222: the fixers (prettier, ruff-format, gofmt) fixed the format failure",
+    },
+    entries: [["mechanical", "prettier+ruff-format+gofmt", "fixed"]],
     state_has: { step: "done", pending: null, attempts: 1 },
   },
   {
-    name: "CI still fails the same way after the fix",
+    name: "CI still fails the same way after the fixers: the first AI tool",
     state: fixAwaited(),
     event: failed(H2, "format"),
     rule: "fix.failed_same",
     from: "mechanical",
-    to: "mechanical",
-    action: { kind: "run_fixer", tool: "ruff-format" },
+    to: "ai",
+    action: { kind: "run_ai", tool: "aider" },
     reason:
-      "CI still fails on 'prettier''s commit 2222222 (format); running fixer 'ruff-format' (attempt 2 of 3)",
+      "CI still fails on 2222222, the commit of the fixers (prettier, ruff-format, gofmt) (format); asking AI tool 'aider' (attempt 2 of 3)",
     entries: [
-      ["mechanical", "prettier", "failed"],
-      ["mechanical", "ruff-format", "started"],
+      ["mechanical", "prettier+ruff-format+gofmt", "failed"],
+      ["ai", "aider", "started"],
     ],
   },
   {
@@ -382,38 +424,30 @@ const ROWS: Row[] = [
     event: failed(H2, "format", { signature: "sig-a" }),
     rule: "fix.failed_same",
     from: "mechanical",
-    to: "mechanical",
-    action: { kind: "run_fixer", tool: "ruff-format" },
-    reason:
-      "CI still fails on 'prettier''s commit 2222222 (format sig-a); running fixer 'ruff-format' (attempt 2 of 3)",
-  },
-  {
-    name: "the last fixer failed: the first AI tool",
-    state: makeState({
-      ...fixAwaited(),
-      tool: "gofmt",
-      rung: 2,
-      tried: ["prettier", "ruff-format", "gofmt"],
-      history: [entry({ tool: "gofmt", commit_sha: H2 })],
-    }),
-    event: failed(H2, "format"),
-    rule: "fix.failed_same",
-    from: "mechanical",
     to: "ai",
     action: { kind: "run_ai", tool: "aider" },
-    reason: "CI still fails on 'gofmt''s commit 2222222 (format); asking AI tool 'aider' (attempt 2 of 3)",
+    reason:
+      "CI still fails on 2222222, the commit of the fixers (prettier, ruff-format, gofmt) (format sig-a); asking AI tool 'aider' (attempt 2 of 3)",
+  },
+  {
+    name: "an AI tool's fix still fails: the next AI tool",
+    state: aiAwaited("aider"),
+    event: failed(H2, "format"),
+    rule: "fix.failed_same",
+    from: "ai",
+    to: "ai",
+    action: { kind: "run_ai", tool: "codex" },
+    reason:
+      "CI still fails on 2222222, the commit of 'aider' (format); asking AI tool 'codex' (attempt 3 of 3)",
+    entries: [
+      ["ai", "aider", "failed"],
+      ["ai", "codex", "started"],
+    ],
+    state_has: { rung: 1, attempts: 3 },
   },
   {
     name: "the last AI tool failed: quarantine",
-    state: makeState({
-      ...fixAwaited(),
-      step: "ai",
-      tool: "claude",
-      rung: 2,
-      attempts: 2,
-      tried: ["prettier", "ruff-format", "gofmt", "aider", "codex", "claude"],
-      history: [entry({ step: "ai", tool: "claude", commit_sha: H2 })],
-    }),
+    state: aiAwaited("claude", { rung: 2, tried: [...FIXERS, "aider", "codex", "claude"] }),
     event: failed(H2, "format"),
     rule: "fix.failed_same",
     from: "ai",
@@ -421,21 +455,14 @@ const ROWS: Row[] = [
     action: {
       kind: "quarantine",
       reason:
-        "CI still fails on 'claude''s commit 2222222 (format); " +
+        "CI still fails on 2222222, the commit of 'claude' (format); " +
         "every fixer and AI tool for the format failure has been tried (2 of 3 attempts used)",
     },
     entries: [["ai", "claude", "failed"]],
   },
   {
     name: "the attempt cap is reached on the awaited verdict: quarantine",
-    state: makeState({
-      ...fixAwaited(),
-      step: "ai",
-      tool: "aider",
-      attempts: 3,
-      tried: ["aider"],
-      history: [entry({ step: "ai", tool: "aider", commit_sha: H2 })],
-    }),
+    state: aiAwaited("aider", { attempts: 3 }),
     event: failed(H2, "format"),
     rule: "fix.failed_same",
     from: "ai",
@@ -443,16 +470,14 @@ const ROWS: Row[] = [
     action: {
       kind: "quarantine",
       reason:
-        "CI still fails on 'aider''s commit 2222222 (format); attempt cap reached: 3 of 3 attempts used on octo/repo#7",
+        "CI still fails on 2222222, the commit of 'aider' (format); attempt cap reached: 3 of 3 attempts used on octo/repo#7",
     },
   },
   {
     name: "a flaky failure survives the AI fix: one rerun on the fix commit",
-    state: makeState({
-      ...fixAwaited(),
+    state: aiAwaited("aider", {
       category: "flaky",
-      step: "ai",
-      tool: "aider",
+      attempts: 1,
       rerun_sha: H1,
       tried: ["aider"],
       history: [
@@ -472,7 +497,7 @@ const ROWS: Row[] = [
     to: "rerun",
     action: { kind: "rerun_failed_jobs" },
     reason:
-      "CI still fails on 'aider''s commit 2222222 (flaky); rerunning the failed jobs on 2222222 once, " +
+      "CI still fails on 2222222, the commit of 'aider' (flaky); rerunning the failed jobs on 2222222 once, " +
       "as the failure looks flaky",
     entries: [
       ["ai", "aider", "failed"],
@@ -489,9 +514,10 @@ const ROWS: Row[] = [
     to: "ai",
     action: { kind: "run_ai", tool: "aider" },
     reason:
-      "'prettier''s commit 2222222 changed the failure from format to type; asking AI tool 'aider' (attempt 2 of 3)",
+      "2222222, the commit of the fixers (prettier, ruff-format, gofmt), changed the failure from format to type; " +
+      "asking AI tool 'aider' (attempt 2 of 3)",
     entries: [
-      ["mechanical", "prettier", "changed"],
+      ["mechanical", "prettier+ruff-format+gofmt", "changed"],
       ["ai", "aider", "started"],
     ],
     state_has: { category: "type", tried: ["aider"] },
@@ -503,11 +529,11 @@ const ROWS: Row[] = [
     rule: "fix.failed_changed",
     from: "mechanical",
     to: "mechanical",
-    action: { kind: "run_fixer", tool: "prettier" },
+    action: { kind: "run_fixers", tools: FIXERS },
     reason:
-      "'prettier''s commit 2222222 changed the failure from format sig-a to format sig-b; " +
-      "running fixer 'prettier' (attempt 2 of 3)",
-    state_has: { signature: "sig-b" },
+      "2222222, the commit of the fixers (prettier, ruff-format, gofmt), changed the failure from format sig-a to format sig-b; " +
+      "running the fixers (prettier, ruff-format, gofmt) (attempt 2 of 3)",
+    state_has: { signature: "sig-b", tried: FIXERS },
   },
   {
     name: "the fix turned into a flaky failure: a rerun on the fix commit",
@@ -518,7 +544,7 @@ const ROWS: Row[] = [
     to: "rerun",
     action: { kind: "rerun_failed_jobs" },
     reason:
-      "'prettier''s commit 2222222 changed the failure from format to flaky; " +
+      "2222222, the commit of the fixers (prettier, ruff-format, gofmt), changed the failure from format to flaky; " +
       "rerunning the failed jobs on 2222222 once, as the failure looks flaky",
     state_has: { rerun_sha: H2 },
   },
@@ -530,7 +556,7 @@ const ROWS: Row[] = [
     from: "mechanical",
     to: "done",
     action: { kind: "done", reason: "CI passed on a newer push 3333333" },
-    entries: [["mechanical", "prettier", "superseded"]],
+    entries: [["mechanical", "prettier+ruff-format+gofmt", "superseded"]],
     state_has: { head_sha: H3 },
   },
   {
@@ -540,7 +566,10 @@ const ROWS: Row[] = [
     rule: "active.passed_other",
     from: "mechanical",
     to: "done",
-    action: { kind: "done", reason: "CI passed on 1111111 before 'prettier' reported" },
+    action: {
+      kind: "done",
+      reason: "CI passed on 1111111 before the fixers (prettier, ruff-format, gofmt) reported",
+    },
   },
   {
     name: "CI passed on a newer push during a rerun",
@@ -553,18 +582,18 @@ const ROWS: Row[] = [
     entries: [["rerun", undefined, "superseded"]],
   },
   {
-    name: "a failure on the head while the fixer never reported",
+    name: "a failure on the head while the fixers never reported",
     state: fixRunning(),
     event: failed(H1, "format"),
     rule: "running.failed_same_head",
     from: "mechanical",
-    to: "mechanical",
-    action: { kind: "run_fixer", tool: "ruff-format" },
+    to: "ai",
+    action: { kind: "run_ai", tool: "aider" },
     reason:
-      "no result was recorded for 'prettier', so it counts as failed; running fixer 'ruff-format' (attempt 2 of 3)",
+      "no result was recorded for the fixers (prettier, ruff-format, gofmt), so it counts as failed; asking AI tool 'aider' (attempt 2 of 3)",
     entries: [
-      ["mechanical", "prettier", "failed"],
-      ["mechanical", "ruff-format", "started"],
+      ["mechanical", "prettier+ruff-format+gofmt", "failed"],
+      ["ai", "aider", "started"],
     ],
   },
   {
@@ -576,10 +605,10 @@ const ROWS: Row[] = [
     to: "ai",
     action: { kind: "run_ai", tool: "aider" },
     reason:
-      "a newer push 3333333 replaced 2222222 before 'prettier' finished; CI failed on it (test); " +
+      "a newer push 3333333 replaced 2222222 before the fixers (prettier, ruff-format, gofmt) finished; CI failed on it (test); " +
       "asking AI tool 'aider' (attempt 2 of 3)",
     entries: [
-      ["mechanical", "prettier", "superseded"],
+      ["mechanical", "prettier+ruff-format+gofmt", "superseded"],
       ["ai", "aider", "started"],
     ],
     state_has: { head_sha: H3, category: "test" },
@@ -616,13 +645,33 @@ const ROWS: Row[] = [
     action: stop("ignored a step result for 'codex': no such step is running"),
   },
   {
-    name: "a second result after the commit",
-    state: fixAwaited(),
+    name: "a result for other fixers than the running ones",
+    state: fixRunning(),
+    event: result("committed", ["prettier"], "done", H2),
+    rule: "unexpected_result",
+    from: "mechanical",
+    to: "mechanical",
+    action: stop("ignored a step result for the fixers (prettier): no such step is running"),
+  },
+  {
+    name: "a fixer's name where the fixers' list belongs",
+    state: fixRunning(),
     event: result("no_fix", "prettier", "no changes"),
     rule: "unexpected_result",
     from: "mechanical",
     to: "mechanical",
     action: stop("ignored a step result for 'prettier': no such step is running"),
+  },
+  {
+    name: "a second result after the commit",
+    state: fixAwaited(),
+    event: result("no_fix", FIXERS, "no changes"),
+    rule: "unexpected_result",
+    from: "mechanical",
+    to: "mechanical",
+    action: stop(
+      "ignored a step result for the fixers (prettier, ruff-format, gofmt): no such step is running",
+    ),
   },
   {
     name: "a commit claimed by a rerun",
@@ -678,9 +727,10 @@ describe("nextAction: a new climb's first rung", () => {
         ? { state: "open", reason: "open until 2025-03-01T12:30:00Z: 4 of 4 recent runs failed" }
         : { state: "closed", reason: "closed: no recent runs" };
 
-  it("records the whole state of a first fixer run", () => {
+  it("records the whole state of a first fixers run", () => {
     const res = run(null, failed(H1, "format", { signature: "fmt-1", ci_id: "9:1" }));
-    const reason = "CI failed on 1111111 (format fmt-1); running fixer 'prettier' (attempt 1 of 3)";
+    const reason =
+      "CI failed on 1111111 (format fmt-1); running the fixers (prettier, ruff-format, gofmt) (attempt 1 of 3)";
     expect(res.state).toEqual({
       version: 1,
       key: KEY,
@@ -690,8 +740,8 @@ describe("nextAction: a new climb's first rung", () => {
       step: "mechanical",
       pending: "tool",
       rung: 0,
-      tool: "prettier",
-      tried: ["prettier"],
+      tools: FIXERS,
+      tried: FIXERS,
       attempts: 1,
       rerun_sha: null,
       last_attempt_at: NOW,
@@ -700,11 +750,11 @@ describe("nextAction: a new climb's first rung", () => {
       history: [
         {
           step: "mechanical",
-          tool: "prettier",
+          tools: FIXERS,
           head_sha: H1,
           at: NOW,
           outcome: "started",
-          reason: "running fixer 'prettier' (attempt 1 of 3)",
+          reason: "running the fixers (prettier, ruff-format, gofmt) (attempt 1 of 3)",
         },
       ],
     });
@@ -715,8 +765,15 @@ describe("nextAction: a new climb's first rung", () => {
       "lint: the lint fixers",
       "lint",
       {},
-      { kind: "run_fixer", tool: "eslint" },
-      [["mechanical", "eslint", "started", "running fixer 'eslint' (attempt 1 of 3)"]],
+      { kind: "run_fixers", tools: ["eslint", "ruff", "prettier"] },
+      [
+        [
+          "mechanical",
+          "eslint+ruff+prettier",
+          "started",
+          "running the fixers (eslint, ruff, prettier) (attempt 1 of 3)",
+        ],
+      ],
     ],
     [
       "test: no fixers, the first AI tool",
@@ -743,7 +800,7 @@ describe("nextAction: a new climb's first rung", () => {
       "a fixer whose circuit is open is skipped with the circuit's reason",
       "format",
       { circuit: circuitOpen("prettier") },
-      { kind: "run_fixer", tool: "ruff-format" },
+      { kind: "run_fixers", tools: ["ruff-format", "gofmt"] },
       [
         [
           "mechanical",
@@ -751,7 +808,12 @@ describe("nextAction: a new climb's first rung", () => {
           "skipped",
           "circuit open until 2025-03-01T12:30:00Z: 4 of 4 recent runs failed",
         ],
-        ["mechanical", "ruff-format", "started", "running fixer 'ruff-format' (attempt 1 of 3)"],
+        [
+          "mechanical",
+          "ruff-format+gofmt",
+          "started",
+          "running the fixers (ruff-format, gofmt) (attempt 1 of 3)",
+        ],
       ],
     ],
     [
@@ -778,27 +840,32 @@ describe("nextAction: a new climb's first rung", () => {
         available: (t) =>
           t === "prettier" ? { available: false, reason: "npx: prettier not found" } : { available: true },
       },
-      { kind: "run_fixer", tool: "ruff-format" },
+      { kind: "run_fixers", tools: ["ruff-format", "gofmt"] },
       [
         ["mechanical", "prettier", "skipped", "unavailable: npx: prettier not found"],
-        ["mechanical", "ruff-format", "started", "running fixer 'ruff-format' (attempt 1 of 3)"],
+        [
+          "mechanical",
+          "ruff-format+gofmt",
+          "started",
+          "running the fixers (ruff-format, gofmt) (attempt 1 of 3)",
+        ],
       ],
     ],
     [
       "a fixer with no profile is skipped",
       "format",
       { config: makeConfig({ mechanical: { format: ["black", "prettier"] } }) },
-      { kind: "run_fixer", tool: "prettier" },
+      { kind: "run_fixers", tools: ["prettier"] },
       [
         ["mechanical", "black", "skipped", "not configured: no tool profile is named 'black'"],
-        ["mechanical", "prettier", "started", "running fixer 'prettier' (attempt 1 of 3)"],
+        ["mechanical", "prettier", "started", "running the fixers (prettier) (attempt 1 of 3)"],
       ],
     ],
     [
       "an AI tool listed as a fixer is skipped",
       "format",
       { config: makeConfig({ mechanical: { format: ["aider", "gofmt"] } }) },
-      { kind: "run_fixer", tool: "gofmt" },
+      { kind: "run_fixers", tools: ["gofmt"] },
       [
         [
           "mechanical",
@@ -806,7 +873,7 @@ describe("nextAction: a new climb's first rung", () => {
           "skipped",
           "an AI tool listed as a mechanical fixer: move it to recovery.escalation",
         ],
-        ["mechanical", "gofmt", "started", "running fixer 'gofmt' (attempt 1 of 3)"],
+        ["mechanical", "gofmt", "started", "running the fixers (gofmt) (attempt 1 of 3)"],
       ],
     ],
     [
@@ -859,7 +926,8 @@ describe("nextAction: a new climb's first rung", () => {
   ])("%s", (_name, category, opts, action, entries) => {
     const res = run(null, failed(H1, category), opts);
     expect(res.action).toEqual(action);
-    expect(res.entries.map((e) => [e.step, e.tool, e.outcome, e.reason])).toEqual(entries);
+    const who = (e: LadderEntry) => (e.tools ? e.tools.join("+") : e.tool);
+    expect(res.entries.map((e) => [e.step, who(e), e.outcome, e.reason])).toEqual(entries);
     expect(LadderStateSchema.parse(res.state)).toEqual(res.state);
   });
 
@@ -955,45 +1023,74 @@ function climb(events: LadderEvent[], opts: Options = {}, start: LadderState | n
 }
 
 describe("nextAction: whole climbs", () => {
-  it("climbs fixers, then AI, and quarantines at the attempt cap", () => {
+  it("climbs the fixers, then AI, and quarantines at the attempt cap", () => {
+    const H4 = "4".repeat(40);
     const { state, steps } = climb([
       failed(H1, "format", { ci_id: "1:1" }),
-      result("no_fix", "prettier", "no changes"),
-      result("unavailable", "ruff-format", "ruff is not installed"),
-      result("committed", "gofmt", "gofmt -w", H2),
+      result("committed", FIXERS, "prettier formatted 2 files", H2),
       failed(H2, "format", { ci_id: "2:1" }),
-      result("committed", "aider", "edited 2 files", H3),
+      result("unavailable", "aider", "OPENAI_API_KEY is not set"),
+      result("committed", "codex", "edited 2 files", H3),
       failed(H3, "format", { ci_id: "3:1" }),
+      result("committed", "claude", "edited 1 file", H4),
+      failed(H4, "format", { ci_id: "4:1" }),
     ]);
+    const wait = (who: string, sha: string) => ({
+      kind: "wait",
+      reason: `${who} committed ${sha.slice(0, 7)}: waiting for CI on it`,
+    });
     expect(steps).toEqual([
-      { rule: "start", action: { kind: "run_fixer", tool: "prettier" } },
-      { rule: "fix.no_fix", action: { kind: "run_fixer", tool: "ruff-format" } },
-      { rule: "fix.unavailable", action: { kind: "run_fixer", tool: "gofmt" } },
-      {
-        rule: "fix.committed",
-        action: { kind: "wait", reason: "'gofmt' committed 2222222: waiting for CI on it" },
-      },
+      { rule: "start", action: { kind: "run_fixers", tools: FIXERS } },
+      { rule: "fix.committed", action: wait("the fixers (prettier, ruff-format, gofmt)", H2) },
       { rule: "fix.failed_same", action: { kind: "run_ai", tool: "aider" } },
-      {
-        rule: "fix.committed",
-        action: { kind: "wait", reason: "'aider' committed 3333333: waiting for CI on it" },
-      },
+      { rule: "fix.unavailable", action: { kind: "run_ai", tool: "codex" } },
+      { rule: "fix.committed", action: wait("'codex'", H3) },
+      { rule: "fix.failed_same", action: { kind: "run_ai", tool: "claude" } },
+      { rule: "fix.committed", action: wait("'claude'", H4) },
       {
         rule: "fix.failed_same",
         action: {
           kind: "quarantine",
           reason:
-            "CI still fails on 'aider''s commit 3333333 (format); attempt cap reached: 3 of 3 attempts used on octo/repo#7",
+            "CI still fails on 4444444, the commit of 'claude' (format); attempt cap reached: 3 of 3 attempts used on octo/repo#7",
         },
       },
     ]);
-    expect(state.history.map((e) => [e.step, e.tool, e.head_sha, e.commit_sha, e.outcome])).toEqual([
-      ["mechanical", "prettier", H1, undefined, "failed"],
-      ["mechanical", "ruff-format", H1, undefined, "skipped"],
-      ["mechanical", "gofmt", H1, H2, "failed"],
-      ["ai", "aider", H2, H3, "failed"],
+    expect(
+      state.history.map((e) => [e.step, e.tools ?? e.tool, e.head_sha, e.commit_sha, e.outcome]),
+    ).toEqual([
+      ["mechanical", FIXERS, H1, H2, "failed"],
+      ["ai", "aider", H2, undefined, "skipped"],
+      ["ai", "codex", H2, H3, "failed"],
+      ["ai", "claude", H3, H4, "failed"],
     ]);
-    expect(state).toMatchObject({ attempts: 3, step: "quarantine", seen_ci: ["1:1", "2:1", "3:1"] });
+    expect(state).toMatchObject({
+      attempts: 3,
+      step: "quarantine",
+      seen_ci: ["1:1", "2:1", "3:1", "4:1"],
+    });
+  });
+
+  it("reaches every AI tool with the defaults when the fixers change nothing", () => {
+    // The design problem this fixes: three no-op formatters used to spend the whole budget of 3.
+    const { state, steps } = climb([
+      failed(H1, "format"),
+      result("no_fix", FIXERS, "no changes"),
+      result("no_fix", "aider", "no changes"),
+      result("no_fix", "codex", "no changes"),
+      result("no_fix", "claude", "no changes"),
+    ]);
+    expect(steps.map((s) => s.action)).toEqual([
+      { kind: "run_fixers", tools: FIXERS },
+      { kind: "run_ai", tool: "aider" },
+      { kind: "run_ai", tool: "codex" },
+      { kind: "run_ai", tool: "claude" },
+      {
+        kind: "quarantine",
+        reason: "'claude' made no fix: no changes; attempt cap reached: 3 of 3 attempts used on octo/repo#7",
+      },
+    ]);
+    expect(state.attempts).toBe(3);
   });
 
   it("finishes when the rerun of a flaky failure passes, and ignores the redelivery", () => {
@@ -1123,7 +1220,7 @@ describe("nextAction: bounds", () => {
   });
 
   it("clips long reasons when storing them", () => {
-    const res = run(fixRunning(), result("no_fix", "prettier", "x".repeat(1500)));
+    const res = run(fixRunning(), result("no_fix", FIXERS, "x".repeat(1500)));
     expect(res.state!.history[0]!.reason).toHaveLength(300);
     expect(res.state!.history[0]!.reason.endsWith("x…")).toBe(true);
     expect(res.state!.reason).toHaveLength(300);
@@ -1152,11 +1249,11 @@ describe("nextAction: bounds", () => {
         entry(),
       ],
     });
-    const res = run(state, result("committed", "prettier", wide, H2));
+    const res = run(state, result("committed", FIXERS, wide, H2));
     const bytes = Buffer.byteLength(JSON.stringify(res.state), "utf8");
     expect(bytes).toBeLessThanOrEqual(12_000);
     expect(res.state!.history.length).toBeLessThan(20);
-    expect(res.state!.history.at(-1)).toMatchObject({ tool: "prettier", outcome: "started", commit_sha: H2 });
+    expect(res.state!.history.at(-1)).toMatchObject({ tools: FIXERS, outcome: "started", commit_sha: H2 });
     expect(() => encodeMarker(res.state, "recovery")).not.toThrow();
   });
 });
@@ -1182,16 +1279,36 @@ describe("nextAction: refused input", () => {
       "a rerun waits for CI (pending must be ci)",
     ],
     [
-      "a fixer step without its tool",
+      "a fixers step without its fixers",
       { step: "mechanical", pending: "tool", history: [entry()] },
-      "a mechanical step names its tool and what it waits for",
+      "a mechanical step names its fixers and what it waits for",
+    ],
+    [
+      "an ai step without its tool",
+      { step: "ai", pending: "ci", history: [entry({ step: "ai", tool: "aider" })] },
+      "an ai step names its tool and what it waits for",
+    ],
+    [
+      "a fixers step with an AI tool",
+      { step: "mechanical", pending: "tool", tool: "aider", tools: FIXERS, history: [entry()] },
+      "a mechanical step has no AI tool (tool must be absent)",
+    ],
+    [
+      "an ai step with fixers",
+      { step: "ai", pending: "tool", tool: "aider", tools: FIXERS, history: [entry()] },
+      "an ai step runs no fixers (tools must be absent)",
+    ],
+    [
+      "fixers that differ from the step in progress",
+      { step: "mechanical", pending: "tool", tools: ["prettier"], history: [entry()] },
+      "the step in progress must be the last history entry, marked started",
     ],
     [
       "a running step that is not the last entry",
       {
         step: "mechanical",
         pending: "tool",
-        tool: "prettier",
+        tools: FIXERS,
         history: [entry(), entry({ outcome: "failed" })],
       },
       "the step in progress must be the last history entry, marked started",
