@@ -7,12 +7,14 @@ import { runCommand } from "./commands/run.js";
 import { demoCommand } from "./commands/demo.js";
 import { analyzeCommand } from "./commands/analyze.js";
 import { classifyCommand } from "./commands/classify.js";
+import { statusCommand } from "./commands/status.js";
 
 const COMMANDS: Command[] = [
   demoCommand,
   runCommand,
   routeCommand,
   analyzeCommand,
+  statusCommand,
   classifyCommand,
   validateCommand,
   schemaCommand,

@@ -4,7 +4,11 @@ import { z } from "zod";
 import { MetricsAccumulator } from "../../core/analysis/aggregate.js";
 import { renderDashboard } from "../../core/analysis/dashboard.js";
 import { buildMetrics } from "../../core/analysis/metrics-file.js";
+import { analyzeRepository } from "../../core/analysis/ci-health.js";
 import { InputError } from "../../core/errors.js";
+import { readRepositoryHistory, type RepositoryHistory } from "../../github/analysis-source.js";
+import { FileCache, type ConditionalCache } from "../../github/conditional-cache.js";
+import { createOctokit, type GitHubClient } from "../../github/octokit.js";
 import type { Metrics } from "../../core/metrics/schema.js";
 import {
   findEventLogs,
@@ -16,16 +20,30 @@ import {
 import { EXIT, parseCommandArgs, UsageError, type CliIO, type Command } from "../io.js";
 
 const usage = `Usage: switchyard analyze <path...> [options]
+       switchyard analyze --repo <owner/name> [options]
 
 Reads Switchyard event logs (JSONL) and reports, for a window of time, per tool and capability:
 attempts, success rate with a 95% interval, p50/p95 duration, tokens and cost; recovery steps and
 quarantines; flaky reruns and the top error signatures; with trends against the window before.
+
+With --repo it reads a repository through the GitHub API instead: its workflow runs (failure
+rate per workflow, flaky jobs: failed, then passed on the same commit), the failed jobs' logs
+(top error signatures) and the switchyard-events artifacts its runs uploaded. The token is read
+from the GITHUB_TOKEN environment variable only (never an argument, which 'ps' would show);
+the API's address from GITHUB_API_URL (default https://api.github.com).
 
 Arguments:
   path         a .jsonl event log, or a directory searched for *.jsonl (for example a checkout's
                .switchyard/runs, where 'switchyard run' writes them)
 
 Options:
+  --repo <owner/name>   analyse this repository through the GitHub API
+  --since <time|span>   the window's start: an ISO time, or a span back from --now such as 7d
+                        (the same as --window)
+  --max-requests <n>    API requests this analysis may send (default: 1000); what is left
+                        unread is listed under Gaps
+  --max-logs <n>        failed jobs' logs to classify, newest first (default: 100)
+  --no-cache            do not use .switchyard/cache (ETags and classified logs kept between runs)
   --window <span>       how far back from --now: 30m, 12h, 7d, 2w (default: 7d)
   --now <time>          the end of the window, an ISO time such as 2026-03-01T12:00:00Z
                         (default: now)
@@ -38,7 +56,8 @@ Options:
   -h, --help            show this help
 
 Corrupt or truncated lines are counted, skipped and reported as warnings; they never stop the
-analysis. Exit codes: 0 analysed (even with skipped lines), 1 no event log could be read, 2 usage.`;
+analysis. Exit codes: 0 analysed (even with skipped lines or gaps), 1 no event log could be read
+or GitHub refused the token, 2 usage.`;
 
 const UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 };
 const MAX_WINDOW_MS = 3650 * 86_400_000;
@@ -101,6 +120,48 @@ export async function analyzeLocal(
   });
   const markdown = renderDashboard(metrics, opts.title !== undefined ? { title: opts.title } : {});
   return { metrics, markdown, stats, found };
+}
+
+export interface RemoteAnalysisOptions {
+  owner: string;
+  repo: string;
+  /** ISO time: the window's end. */
+  now: string;
+  windowMs: number;
+  maxRequests: number;
+  maxLogs?: number;
+  cache?: ConditionalCache;
+  title?: string | undefined;
+}
+
+export interface RemoteAnalysis {
+  metrics: Metrics;
+  markdown: string;
+  history: RepositoryHistory;
+}
+
+/**
+ * The API door of the analysis: the window and the one before it are read (the older one only
+ * as far as its trend needs: runs, not jobs or logs), then analysed like local logs.
+ */
+export async function analyzeRemote(
+  octokit: GitHubClient,
+  opts: RemoteAnalysisOptions,
+): Promise<RemoteAnalysis> {
+  const end = Date.parse(opts.now);
+  const history = await readRepositoryHistory(octokit, {
+    owner: opts.owner,
+    repo: opts.repo,
+    since: new Date(end - 2 * opts.windowMs).toISOString(),
+    detailSince: new Date(end - opts.windowMs).toISOString(),
+    until: opts.now,
+    maxRequests: opts.maxRequests,
+    ...(opts.maxLogs !== undefined ? { maxLogs: opts.maxLogs } : {}),
+    ...(opts.cache !== undefined ? { cache: opts.cache } : {}),
+  });
+  const { metrics } = analyzeRepository(history, { now: opts.now, window_ms: opts.windowMs });
+  const markdown = renderDashboard(metrics, opts.title !== undefined ? { title: opts.title } : {});
+  return { metrics, markdown, history };
 }
 
 const MAX_LISTED_GAPS = 10;
@@ -177,20 +238,53 @@ export const analyzeCommand: Command = {
       repository: { type: "string" },
       title: { type: "string" },
       "full-validation": { type: "boolean" },
+      repo: { type: "string" },
+      since: { type: "string" },
+      "max-requests": { type: "string" },
+      "max-logs": { type: "string" },
+      "no-cache": { type: "boolean" },
     });
     if (values.help) {
       io.stdout(usage + "\n");
       return EXIT.ok;
     }
-    if (positionals.length === 0) throw new UsageError("expected at least one event log or directory");
-    const windowMs = parseWindow(values.window ?? "7d");
+    if (values.repo !== undefined && positionals.length > 0) {
+      throw new UsageError("give either event logs or --repo, not both");
+    }
+    if (values.repo === undefined) {
+      for (const flag of ["since", "max-requests", "max-logs", "no-cache"] as const) {
+        if (values[flag] !== undefined) throw new UsageError(`--${flag} goes with --repo`);
+      }
+    }
+    if (positionals.length === 0 && values.repo === undefined) {
+      throw new UsageError("expected at least one event log or directory, or --repo owner/name");
+    }
     if (values.now !== undefined && !IsoTime.safeParse(values.now).success) {
       throw new UsageError(`--now '${values.now}' is not an ISO time such as 2026-03-01T12:00:00Z`);
+    }
+    if (values.since !== undefined && values.window !== undefined) {
+      throw new UsageError("give --since or --window, not both");
     }
     if (values.repository !== undefined && !/^[\w.-]+\/[\w.-]+$/.test(values.repository)) {
       throw new UsageError(`--repository '${values.repository}' is not owner/name`);
     }
     const now = values.now ?? new Date().toISOString();
+    const windowMs =
+      values.since !== undefined ? windowFromSince(values.since, now) : parseWindow(values.window ?? "7d");
+
+    if (values.repo !== undefined) {
+      return runRemote(io, values.repo, {
+        now,
+        windowMs,
+        maxRequests: count(values["max-requests"], "--max-requests", 1000, 1),
+        maxLogs: count(values["max-logs"], "--max-logs", 100, 0),
+        noCache: values["no-cache"] === true,
+        title: values.title,
+        out: values.out,
+        markdown: values.markdown,
+        json: values.json === true,
+      });
+    }
 
     const analysis = await analyzeLocal(positionals, {
       cwd: io.cwd,
@@ -201,23 +295,8 @@ export const analyzeCommand: Command = {
       validation: values["full-validation"] ? "full" : "fast",
     });
     warn(io, analysis);
-
-    const json = JSON.stringify(analysis.metrics, null, 2) + "\n";
-    const written: string[] = [];
-    if (values.out !== undefined) {
-      const file = path.resolve(io.cwd, values.out);
-      await writeOutput(file, json, "metrics");
-      written.push(shown(io.cwd, file));
-    }
-    if (values.markdown !== undefined) {
-      const file = path.resolve(io.cwd, values.markdown);
-      await writeOutput(file, analysis.markdown, "dashboard");
-      written.push(shown(io.cwd, file));
-    }
-
-    if (values.json) io.stdout(json);
-    else if (written.length === 0) io.stdout(analysis.markdown);
-    else {
+    const written = await writeOutputs(io, analysis, values);
+    if (written !== null) {
       const { input, window } = analysis.metrics;
       io.stdout(
         `Analysed ${plural(input?.events ?? 0, "event")} from ${plural(input?.files ?? 0, "file")} ` +
@@ -227,3 +306,108 @@ export const analyzeCommand: Command = {
     return EXIT.ok;
   },
 };
+
+/** metrics.json and the dashboard where asked; null when the result went to stdout instead. */
+async function writeOutputs(
+  io: CliIO,
+  analysis: { metrics: Metrics; markdown: string },
+  values: { out?: string | undefined; markdown?: string | undefined; json?: boolean | undefined },
+): Promise<string[] | null> {
+  const json = JSON.stringify(analysis.metrics, null, 2) + "\n";
+  const written: string[] = [];
+  if (values.out !== undefined) {
+    const file = path.resolve(io.cwd, values.out);
+    await writeOutput(file, json, "metrics");
+    written.push(shown(io.cwd, file));
+  }
+  if (values.markdown !== undefined) {
+    const file = path.resolve(io.cwd, values.markdown);
+    await writeOutput(file, analysis.markdown, "dashboard");
+    written.push(shown(io.cwd, file));
+  }
+  if (values.json) io.stdout(json);
+  else if (written.length === 0) io.stdout(analysis.markdown);
+  else return written;
+  return null;
+}
+
+const REPO = /^([\w.-]+)\/([\w.-]+)$/;
+/** Where the CLI keeps ETags and classified logs between runs, below the working directory. */
+export const CACHE_FILE = path.join(".switchyard", "cache", "github-api.json");
+
+interface RemoteFlags {
+  now: string;
+  windowMs: number;
+  maxRequests: number;
+  maxLogs: number;
+  noCache: boolean;
+  title: string | undefined;
+  out: string | undefined;
+  markdown: string | undefined;
+  json: boolean;
+}
+
+async function runRemote(io: CliIO, repository: string, flags: RemoteFlags): Promise<number> {
+  const m = REPO.exec(repository);
+  if (!m) throw new UsageError(`--repo '${repository}' is not owner/name`);
+  const token = io.env.GITHUB_TOKEN?.trim();
+  if (!token) {
+    io.stderr(
+      "note: GITHUB_TOKEN is not set; reading without a token (60 requests an hour, public repositories only, no job logs)\n",
+    );
+  }
+  const octokit = createOctokit({ ...(token ? { auth: token } : {}), env: io.env });
+  const cache = flags.noCache ? undefined : await FileCache.open(path.resolve(io.cwd, CACHE_FILE));
+  if (cache?.problem) io.stderr(`warning: ${cache.problem}\n`);
+  const analysis = await analyzeRemote(octokit, {
+    owner: m[1]!,
+    repo: m[2]!,
+    now: flags.now,
+    windowMs: flags.windowMs,
+    maxRequests: flags.maxRequests,
+    maxLogs: flags.maxLogs,
+    ...(cache ? { cache } : {}),
+    title: flags.title,
+  });
+  if (cache) {
+    try {
+      await cache.save();
+    } catch (error) {
+      io.stderr(`warning: cannot save the cache ${cache.file}: ${describeError(error)}\n`);
+    }
+  }
+  const { history } = analysis;
+  for (const w of history.warnings) io.stderr(`warning: ${w.source}:${w.line}: ${w.error}\n`);
+  for (const gap of history.gaps) io.stderr(`gap: ${gap}\n`);
+  const written = await writeOutputs(io, analysis, flags);
+  if (written !== null) {
+    io.stdout(
+      `Analysed ${repository}: ${plural(history.runs.length, "workflow run")}, ` +
+        `${plural(history.input.events, "event")} from ${plural(history.input.files, "event log")}, ` +
+        `${plural(history.requests, "request")} (${history.notModified} answered from the cache); ` +
+        `wrote ${written.join(", ")}.\n`,
+    );
+  }
+  return EXIT.ok;
+}
+
+/** --since as an ISO time before --now, or a span back from it. */
+function windowFromSince(since: string, now: string): number {
+  if (IsoTime.safeParse(since).success) {
+    const ms = Date.parse(now) - Date.parse(since);
+    if (!(ms > 0) || ms > MAX_WINDOW_MS) {
+      throw new UsageError(
+        `--since '${since}' must be before --now (${now}) and at most 3650 days before it`,
+      );
+    }
+    return ms;
+  }
+  return parseWindow(since);
+}
+
+function count(text: string | undefined, flag: string, fallback: number, min: number): number {
+  if (text === undefined) return fallback;
+  const n = /^\d{1,7}$/.test(text.trim()) ? Number(text) : NaN;
+  if (!(n >= min)) throw new UsageError(`${flag} '${text}' is not a whole number of at least ${min}`);
+  return n;
+}

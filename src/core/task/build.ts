@@ -64,6 +64,8 @@ export const STATE_LABELS = [
   "done",
   "stopped",
 ];
+/** Labels of the issues the analysis keeps (the dashboard, alerts): never a tool's name either. */
+const REPORT_LABELS = ["dashboard", "alert"];
 const RISK_LABEL_PREFIX = `${LABEL_PREFIX}risk/`;
 
 const SCOPE_KEYS = ["files_in_scope", "scope", "files", "paths", "files_to_change"] as const;
@@ -546,7 +548,7 @@ function readToolOverride(
     if (!lower.startsWith(LABEL_PREFIX) || lower.startsWith(CAPABILITY_LABEL_PREFIX)) continue;
     if (lower.startsWith(RISK_LABEL_PREFIX)) continue;
     const name = lower.slice(LABEL_PREFIX.length);
-    if (STATE_LABELS.includes(name)) continue;
+    if (STATE_LABELS.includes(name) || REPORT_LABELS.includes(name)) continue;
     if (NameSchema.safeParse(name).success) requested.push({ tool: name, label });
     else warnings.push(`label "${label}" does not name a tool; ignored`);
   }
