@@ -2,6 +2,9 @@ import * as core from "@actions/core";
 import { ConfigError, SwitchyardError } from "../core/errors.js";
 import { ACTION_INPUT_NAMES, ActionInputsSchema, type ActionInputs } from "./inputs.js";
 import { executeMode, type ModeDeps } from "./execute.js";
+import { routeMode } from "./route.js";
+import { analyzeMode } from "./analyze.js";
+import { recoverMode } from "./recover.js";
 
 /** Reads every input through the one schema, so a bad value fails before anything runs. */
 export function readInputs(getInput: (name: string) => string = (n) => core.getInput(n)): ActionInputs {
@@ -10,6 +13,61 @@ export function readInputs(getInput: (name: string) => string = (n) => core.getI
   if (parsed.success) return parsed.data;
   const problems = parsed.error.issues.map((i) => `input ${i.path.join(".") || "(inputs)"}: ${i.message}`);
   throw new SwitchyardError(problems.join("\n"));
+}
+
+/** Runs the chosen mode; returns why the job must fail, or null. */
+async function runMode(inputs: ActionInputs, env: NodeJS.ProcessEnv, deps: ModeDeps): Promise<string | null> {
+  switch (inputs.mode) {
+    case "execute":
+      // Without the app (deliver: commit) nothing else updates the issue, so the job does.
+      return (
+        await executeMode(inputs, env, {
+          ...deps,
+          deliver: inputs.deliver,
+          reportOutcome: inputs.deliver === "commit" && inputs["issue-number"] !== undefined,
+          ...(inputs["app-id"] !== undefined ? { statusCommentAppId: inputs["app-id"] } : {}),
+        })
+      ).failed;
+    case "route": {
+      const outcome = await routeMode(
+        {
+          token: inputs["github-token"],
+          configPath: inputs["config-path"],
+          ...(inputs["app-id"] !== undefined ? { appId: inputs["app-id"] } : {}),
+          ...(inputs["trigger-label"] !== undefined ? { triggerLabel: inputs["trigger-label"] } : {}),
+        },
+        env,
+        deps,
+      );
+      return outcome.failed;
+    }
+    case "recover": {
+      const outcome = await recoverMode(
+        {
+          githubToken: inputs["github-token"],
+          configPath: inputs["config-path"],
+          ...(inputs.recovery !== undefined ? { recovery: inputs.recovery } : {}),
+        },
+        env,
+        deps,
+      );
+      return outcome.failed;
+    }
+    case "analyze": {
+      const outcome = await analyzeMode(
+        {
+          token: inputs["github-token"],
+          ...(inputs["event-logs"].length > 0 ? { eventLogs: inputs["event-logs"] } : {}),
+          ...(inputs["window-days"] !== undefined ? { windowDays: inputs["window-days"] } : {}),
+          ...(inputs["alert-webhook-url"] !== undefined ? { webhookUrl: inputs["alert-webhook-url"] } : {}),
+          dryRun: inputs["dry-run"],
+        },
+        env,
+        deps,
+      );
+      return outcome.failed;
+    }
+  }
 }
 
 /**
@@ -21,8 +79,9 @@ export async function run(env: NodeJS.ProcessEnv = process.env, deps: ModeDeps =
   try {
     const inputs = readInputs();
     core.setSecret(inputs["github-token"]);
-    const outcome = await executeMode(inputs, env, deps);
-    if (outcome.failed) core.setFailed(outcome.failed);
+    if (inputs["alert-webhook-url"] !== undefined) core.setSecret(inputs["alert-webhook-url"]);
+    const failed = await runMode(inputs, env, deps);
+    if (failed) core.setFailed(failed);
   } catch (error) {
     if (error instanceof ConfigError) {
       core.setFailed(

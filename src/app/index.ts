@@ -1,6 +1,8 @@
 import type { Probot } from "probot";
 import { onIssueComment } from "./commands.js";
 import { onIssueClosed } from "./issue-closed.js";
+import { onWorkflowRunCompleted } from "./complete-task.js";
+import { onCheckSuiteCompleted, onRecoverableRun } from "./recover-run.js";
 import { onIssueLabeled } from "./route-issue.js";
 
 /**
@@ -26,6 +28,25 @@ export default function switchyardApp(app: Probot): void {
       });
     return appId;
   };
+  let appSlug: Promise<string> | undefined;
+  // The app's slug names its bot (`<slug>[bot]`), which started the runs it dispatched and made
+  // its commits. One request (GET /app) per process; a failure is not cached either.
+  const readAppSlug = (): Promise<string> => {
+    appSlug ??= app
+      .auth()
+      .then((octokit) => octokit.request("GET /app"))
+      .then(({ data }) => {
+        const slug = (data as { slug?: unknown } | null)?.slug;
+        if (typeof slug !== "string" || slug === "") throw new Error("GET /app returned no slug");
+        return slug;
+      })
+      .catch((error: unknown) => {
+        appSlug = undefined;
+        throw error;
+      });
+    return appSlug;
+  };
+  const deps = { appId: readAppId, appSlug: readAppSlug, now: () => new Date() };
   app.on("issues.labeled", async (context) => {
     await onIssueLabeled(context, { appId: readAppId, now: () => new Date() });
   });
@@ -34,5 +55,13 @@ export default function switchyardApp(app: Probot): void {
   });
   app.on("issue_comment.created", async (context) => {
     await onIssueComment(context, { appId: readAppId, now: () => new Date() });
+  });
+  // A run of the execute workflow completes its task; any other run may need recovering.
+  app.on("workflow_run.completed", async (context) => {
+    const done = await onWorkflowRunCompleted(context, deps);
+    if (done?.action === "not-mine") await onRecoverableRun(context, deps);
+  });
+  app.on("check_suite.completed", async (context) => {
+    await onCheckSuiteCompleted(context, deps);
   });
 }

@@ -179,7 +179,23 @@ export const ConfigSchema = z
         loop_guard_commits: z.number().int().min(1).max(20).default(2),
         include_drafts: z.boolean().default(false),
         fork_suggestions: z.boolean().default(false),
+        /**
+         * Commit fixes straight onto a person's PR branch instead of offering them as a fix PR into
+         * it. Off by default: nobody's branch changes under them unless the repository asks.
+         */
+        push_to_pr_branch: z.boolean().default(false),
         rerun_flaky: z.boolean().default(true),
+        /**
+         * The workflow the app dispatches to run fixers and AI tools (mode: recover); its runs are
+         * never recovered themselves.
+         */
+        workflow: z.string().default(".github/workflows/switchyard-recover.yml"),
+        /**
+         * Minutes a dispatched fixer or AI run counts as in flight: another failure of the same
+         * head meanwhile waits for it instead of being taken as its verdict.
+         */
+        in_flight_minutes: z.number().int().min(1).max(1440).default(60),
+        /** Failure category -> fixers, run together in one job as one attempt (src/core/recovery/ladder.ts). */
         mechanical: z.record(NameSchema, z.array(NameSchema)).default({}),
         escalation: z.array(NameSchema).default(["aider", "codex", "claude"]),
         /** Failure classification rules added to or switched off in the shipped table (docs/recovery.md). */
@@ -191,12 +207,27 @@ export const ConfigSchema = z
         window_days: z.number().int().min(1).max(90).default(7),
         max_requests: z.number().int().min(1).max(50_000).default(500),
         dashboard_title: z.string().min(1).max(200).default("Switchyard dashboard"),
+        /** Publish the dashboard issue; false keeps the report to the job summary and metrics.json. */
+        dashboard: z.boolean().default(true),
+        /** How the dashboard issue is found again (with its marker); GitHub caps label names at 50. */
+        dashboard_label: z.string().min(1).max(50).default("switchyard:dashboard"),
+        /** Every alert issue carries it; the marker in the body says which alert it is. */
+        alert_label: z.string().min(1).max(50).default("switchyard:alert"),
+        /**
+         * POST alerts to the chat webhook whose URL the workflow passes as a secret; the URL itself
+         * never belongs in this file, which anyone who can read the repository can read.
+         */
+        webhook: z.boolean().default(true),
         thresholds: z
           .strictObject({
             tool_success_below: z.number().min(0).max(1).default(0.5),
+            /** Attempts (or failures, for the flaky rate) a figure needs before it can raise an alert. */
+            min_attempts: z.number().int().min(1).default(5),
             quarantines_above: z.number().int().min(0).default(3),
             flaky_rate_above: z.number().min(0).max(1).default(0.1),
             heartbeat_days: z.number().int().min(1).default(7),
+            /** An alert still firing is commented on again after this many days, not on every run. */
+            remind_days: z.number().int().min(1).default(7),
           })
           .prefault({}),
       })
