@@ -469,9 +469,6 @@ describe("mode route, issue_comment.created", () => {
         `**Switchyard** · how Codertocat/Hello-World#1 would be routed now: **${decision.tool}**.`,
         "",
         renderDecisionTable(decision),
-        "",
-        "In-flight runs, recent outcomes and the previous tool are not read back from GitHub yet, so the " +
-          "strategies that use them decide as if there were none.",
       ].join("\n"),
     });
     expect(result).toEqual({

@@ -226,7 +226,7 @@ function warn(io: CliIO, a: LocalAnalysis): void {
 
 export const analyzeCommand: Command = {
   name: "analyze",
-  summary: "metrics, a dashboard and metrics.json from local event logs",
+  summary: "metrics, a dashboard and metrics.json from local event logs or a repository on GitHub",
   usage,
   async run(args, io) {
     const { values, positionals } = parseCommandArgs(args, {
