@@ -1,7 +1,9 @@
 import { readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { benchAnalysisApi } from "./analysis-api.bench.js";
 import { benchAnalysis } from "./analysis.bench.js";
+import { benchApp } from "./app.bench.js";
 import { benchEvidence } from "./evidence.bench.js";
 import { benchExecution } from "./execution.bench.js";
 import { benchFoundation } from "./foundation.bench.js";
@@ -16,7 +18,9 @@ const suites: [string, () => Promise<BenchResult[]>][] = [
   ["Foundation", benchFoundation],
   ["Execution", benchExecution],
   ["Recovery evidence", benchEvidence],
+  ["App", benchApp],
   ["Analysis", () => benchAnalysis()],
+  ["Analysis through the API", benchAnalysisApi],
 ];
 
 const machine = `${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? "cpu"}, Node ${process.version}, ${os.platform()}`;

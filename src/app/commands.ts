@@ -3,16 +3,21 @@ import { COMMAND_USAGE, parseCommand, type ParsedCommand } from "../core/command
 import { ConfigError, InputError } from "../core/errors.js";
 import { renderDecisionTable } from "../core/routing/render.js";
 import { route } from "../core/routing/route.js";
+import { readMarker } from "../core/status-marker.js";
 import { buildTask } from "../core/task/build.js";
+import { workflowId } from "../github/dispatch.js";
 import { GitHubApiError, gitHubApiError } from "../github/errors.js";
 import type { GitHubClient } from "../github/octokit.js";
 import { canTrigger } from "../github/permissions.js";
-import { COMMENT_LIMIT } from "../github/status-comment.js";
+import { readRoutingSignals, signalNeeds } from "../github/routing-signals.js";
+import { COMMENT_LIMIT, findStatusComment } from "../github/status-comment.js";
 import { stopTask } from "./issue-closed.js";
+import { resetRecovery } from "../github/recovery-flow.js";
 import { loadRepoConfig } from "./repo-config.js";
 import {
   renderProblems,
   routeTask,
+  TaskMarkerSchema,
   type RouteContext,
   type RouteDeps,
   type RouteOutcome,
@@ -33,8 +38,9 @@ import {
  *    each other is how comment loops start, and a reply to our own comments cannot happen (2).
  * 5. The command. Every command the sender was approved for gets a visible result: a reply, or
  *    the status comment when that is what changed.
- *    - `explain` routes the task again with the current configuration and replies with every
- *      candidate and its reason. It replies rather than editing the status comment: the status
+ *    - `explain` routes the task again with the current configuration and the routing signals
+ *      the strategy reads (as the label's route reads them) and replies with every candidate
+ *      and its reason. It replies rather than editing the status comment: the status
  *      comment says what is running, and a decision made now may differ from the one that
  *      started the run.
  *    - `help` replies with what went wrong and the usage.
@@ -196,6 +202,23 @@ async function runCommand(
     return stopped;
   }
   if (command.name === "route" || command.name === "retry") {
+    const onPr = payload.issue.pull_request !== undefined && payload.issue.pull_request !== null;
+    // On a pull request, retry is the quarantine alert's way back: the recovery ladder's reset.
+    if (command.name === "retry" && onPr && payload.issue.state === "open") {
+      if (!cfg.ok) throw cfg.error;
+      const reset = await resetRecovery(context.octokit, {
+        owner,
+        repo,
+        pr_number: where.issue_number,
+        reason: `${sender.login} commented /switchyard retry`,
+        config: cfg.loaded.config,
+        author: { app_id: appId },
+        now: deps.now().toISOString(),
+      });
+      await reply(context.octokit, where, `**Switchyard** · recovery of ${where.key}: ${reset.message}.`);
+      log(`retry: recovery ${reset.result}`, { sender: sender.login, unquarantined: reset.unquarantined });
+      return { action: "replied", command: "retry" };
+    }
     const notRoutable =
       payload.issue.pull_request !== undefined && payload.issue.pull_request !== null
         ? "it is a pull request; Switchyard routes issues"
@@ -249,8 +272,27 @@ async function runCommand(
     log("explain: invalid configuration", { problems: cfg.error.problems.length });
     return { action: "replied", command: "explain" };
   }
-  const task = buildTask(payload, cfg.loaded.config);
-  const decision = route(task, cfg.loaded.config, { now: deps.now().toISOString() });
+  const config = cfg.loaded.config;
+  const task = buildTask(payload, config);
+  // The signals the route would read (github/routing-signals.ts), read the same way, so the
+  // explanation is the decision a route made now would be; a signal that cannot be read is left
+  // out and named in the summary, as in the route's check run.
+  const signalsRead = await readRoutingSignals(
+    context.octokit,
+    {
+      owner,
+      repo,
+      issue_number: where.issue_number,
+      strategy: config.routing.strategy,
+      previousTool: signalNeeds(config.routing.strategy).includes("previous_tool")
+        ? await storedTool(context, deps, where)
+        : null,
+      workflow_id: workflowId(config.execution.workflow),
+    },
+    context.log,
+  );
+  const decision = route(task, config, { now: deps.now().toISOString(), ...signalsRead.signals });
+  if (signalsRead.notes.length > 0) decision.summary += ` Signals: ${signalsRead.notes.join("; ")}.`;
   await reply(
     context.octokit,
     where,
@@ -258,13 +300,32 @@ async function runCommand(
       `**Switchyard** · how ${where.key} would be routed now${decision.tool === null ? "" : `: **${decision.tool}**`}.`,
       "",
       renderDecisionTable(decision),
-      "",
-      "In-flight runs, recent outcomes and the previous tool are not read back from GitHub yet, so the " +
-        "strategies that use them decide as if there were none.",
     ].join("\n"),
   );
   log("explained", { tool: decision.tool });
   return { action: "replied", command: "explain" };
+}
+
+/**
+ * The tool the task's status comment records (the `sticky` strategy keeps it), or null. Only
+ * Switchyard's own comment counts; an unreadable marker is logged and read as none, as the route
+ * does.
+ */
+async function storedTool(context: RouteContext, deps: RouteDeps, where: Where): Promise<string | null> {
+  const comment = await findStatusComment(context.octokit, {
+    owner: where.owner,
+    repo: where.repo,
+    issue_number: where.issue_number,
+    appId: await deps.appId(),
+  });
+  if (comment === null) return null;
+  const read = readMarker(comment.body, "task", TaskMarkerSchema);
+  if (read === null) return null;
+  if (!read.ok) {
+    context.log.warn({ task: where.key, reason: read.reason }, "unreadable task marker");
+    return null;
+  }
+  return read.value.tool;
 }
 
 /** A refusal names who asked, what they asked for and what they lack; it is the only answer. */

@@ -13,6 +13,7 @@ import {
   type Logger,
   type Options as ProbotOptions,
 } from "probot";
+import { writeQueue, type WriteQueue } from "../github/write-queue.js";
 import type { AppOptions } from "./env.js";
 import { deliveryBindings } from "./log.js";
 
@@ -68,11 +69,13 @@ export function rateLimitDecision(
 
 /**
  * ProbotOctokit (throttling, 5xx retry, pagination, enterprise compatibility) with a bounded,
- * secondary-limit-aware rate-limit policy. `throttle`/`retry` overrides are for tests.
+ * secondary-limit-aware rate-limit policy, and the process-wide write queue (github/write-queue.ts)
+ * that keeps content-creating requests under GitHub's per-minute and per-hour limits whatever the
+ * installation. `throttle`/`retry`/`writeQueue` overrides are for tests.
  */
 export function switchyardProbotOctokit(
   policy: RateLimitPolicy = DEFAULT_RATE_LIMIT_POLICY,
-  overrides: { retryAfterBaseValue?: number; retries?: number } = {},
+  overrides: { retryAfterBaseValue?: number; retries?: number; writeQueue?: WriteQueue | false } = {},
 ): typeof ProbotOctokit {
   const handler =
     (kind: "primary" | "secondary") =>
@@ -88,11 +91,12 @@ export function switchyardProbotOctokit(
     };
   // The function form runs after Probot's own defaults (which give up on secondary limits), so
   // these handlers are the ones the throttling plugin calls.
-  return ProbotOctokit.defaults((options: Record<string, unknown>) => {
+  const Client = ProbotOctokit.defaults((options: Record<string, unknown>) => {
     const throttle = (options.throttle ?? {}) as Record<string, unknown>;
     const retry = (options.retry ?? {}) as Record<string, unknown>;
     return {
       ...options,
+      ...(overrides.writeQueue === undefined ? {} : { writeQueue: overrides.writeQueue }),
       throttle: {
         ...throttle,
         enabled: true,
@@ -111,7 +115,10 @@ export function switchyardProbotOctokit(
           : { retryAfterBaseValue: overrides.retryAfterBaseValue }),
       },
     };
-  }) as typeof ProbotOctokit;
+  });
+  // Plugged in after Probot's throttling plugin, so a write waits in the queue before it takes
+  // one of throttling's slots (shared with reads).
+  return Client.plugin(writeQueue) as unknown as typeof ProbotOctokit;
 }
 
 export interface StartServerOptions {

@@ -36,6 +36,55 @@ export function parseConfigSources(
   overrides: readonly ConfigSource[],
 ): LoadedConfig {
   const sources = checkSources([...defaults, ...overrides]);
+  const key = cacheKey(sources);
+  const cached = key === null ? undefined : parsedCache.get(key);
+  if (cached) {
+    // Refreshed as most recently used, so the repositories that are busy stay cached.
+    parsedCache.delete(key!);
+    parsedCache.set(key!, cached);
+    return cached;
+  }
+  const loaded = deepFreeze(parseUncached(sources));
+  if (key !== null) {
+    parsedCache.set(key, loaded);
+    if (parsedCache.size > PARSED_CACHE_ENTRIES) parsedCache.delete(parsedCache.keys().next().value!);
+  }
+  return loaded;
+}
+
+/**
+ * The app parses the same texts for every delivery (the shipped defaults, and a repository's
+ * file until it changes): YAML, merge, schema and cross-checks cost more than the rest of a route
+ * together. A result depends on nothing but the sources' names, kinds and texts, so it is kept by
+ * those, a bounded number of them, and frozen, since every caller shares it. Failures are not
+ * kept: they are rare, and a ConfigError is thrown fresh each time.
+ */
+const parsedCache = new Map<string, LoadedConfig>();
+const PARSED_CACHE_ENTRIES = 64;
+/** Sources larger than this together are parsed every time rather than held in memory. */
+const MAX_CACHED_SOURCE_CHARS = 256 * 1024;
+
+function cacheKey(sources: readonly ConfigSource[]): string | null {
+  let size = 0;
+  for (const s of sources) size += s.file.length + s.text.length;
+  if (size > MAX_CACHED_SOURCE_CHARS) return null;
+  // NUL and SOH cannot occur in a file name; a text containing them still yields a distinct key,
+  // since each text is preceded by its length.
+  return sources
+    .map((s) => `${s.file}\u0000${s.kind ?? ""}\u0000${s.text.length}\u0000${s.text}`)
+    .join("\u0001");
+}
+
+function deepFreeze<T>(value: T, seen = new WeakSet<object>()): T {
+  if (typeof value === "object" && value !== null && !seen.has(value)) {
+    seen.add(value);
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child, seen);
+  }
+  return value;
+}
+
+function parseUncached(sources: ConfigSource[]): LoadedConfig {
   const order = new Map(sources.map((s, i) => [s.file, i] as const));
   const sorted = (problems: Problem[]) => capProblems(sortProblems(problems, order));
 

@@ -3,6 +3,7 @@ import { throttling } from "@octokit/plugin-throttling";
 import { Octokit } from "@octokit/rest";
 import { z } from "zod";
 import { ConfigError, InputError } from "../core/errors.js";
+import { WriteQueue, writeQueue } from "./write-queue.js";
 
 /**
  * The one Octokit factory. Every client Switchyard builds (the Action's, the CLI's, the app's
@@ -12,11 +13,14 @@ import { ConfigError, InputError } from "../core/errors.js";
  * Throttling follows GitHub's guidance for integrations: writes are sent one at a time, at most
  * one a second (the plugin's write limiter), and a rate-limit answer is waited out and retried a
  * bounded number of times, never forever. Server errors (5xx) are retried with a growing pause.
+ * Content-creating requests also wait in the process-wide write queue (write-queue.ts), which
+ * keeps them under GitHub's per-minute and per-hour content limits.
  */
 
 export const DEFAULT_API_URL = "https://api.github.com";
 
-export const SwitchyardOctokit = Octokit.plugin(throttling, retry);
+// writeQueue after throttling: a write waits in the queue before it takes a throttling slot.
+export const SwitchyardOctokit = Octokit.plugin(throttling, retry, writeQueue);
 export type SwitchyardOctokitClient = InstanceType<typeof SwitchyardOctokit>;
 
 /**
@@ -48,6 +52,11 @@ export interface CreateOctokitOptions {
   retries?: number;
   /** Turns the throttling plugin (write spacing, rate-limit waits) on or off. Default on. */
   throttle?: boolean;
+  /**
+   * The write queue content-creating requests wait in: default the process-wide one when
+   * throttling is on, none when it is off; `false` for none.
+   */
+  writeQueue?: WriteQueue | false;
   /** Rate-limit answers to wait out per request before giving up. Default 2. */
   rateLimitRetries?: number;
   /** The longest rate-limit wait worth making, in seconds; longer ones fail at once. Default 300. */
@@ -77,6 +86,7 @@ const OptionsSchema = z.strictObject({
   userAgent: z.string().min(1).optional(),
   retries: z.number().int().min(0).max(10).optional(),
   throttle: z.boolean().optional(),
+  writeQueue: z.union([z.instanceof(WriteQueue), z.literal(false)]).optional(),
   rateLimitRetries: z.number().int().min(0).max(10).optional(),
   maxRateLimitWaitSeconds: z.number().min(0).optional(),
   retryAfterBaseMs: z.number().min(0).optional(),
@@ -187,6 +197,8 @@ export function createOctokit(options: CreateOctokitOptions = {}): SwitchyardOct
     // Without a fetch of its own, Octokit looks up globalThis.fetch per request (so nock sees it).
     request: o.fetch ? { fetch: o.fetch } : {},
     retry: { enabled: retries > 0, retries, retryAfterBaseValue },
+    // Tests turn throttling off to send writes without spacing; the queue goes with it.
+    writeQueue: o.writeQueue ?? (o.throttle === false ? false : undefined),
     throttle:
       o.throttle === false
         ? { enabled: false }

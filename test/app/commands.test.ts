@@ -2,6 +2,7 @@ import { afterEach, beforeAll, describe, expect, it } from "@jest/globals";
 import { Probot } from "probot";
 import { onIssueComment, renderHelp, renderRefusal, type CommandOutcome } from "../../src/app/commands.js";
 import { parseCommand } from "../../src/core/commands.js";
+import { encodeMarker } from "../../src/core/status-marker.js";
 import { blockNetwork, githubApi, resetGithubApi, type GithubApi } from "../support/github-contract.js";
 import { webhookExample, withInstallation } from "../support/webhooks.js";
 import {
@@ -11,6 +12,7 @@ import {
   REPO_CONFIG,
   TEST_PRIVATE_KEY,
   TestOctokit,
+  commentStore,
   installationToken,
   noConfig,
 } from "./probot-fixtures.js";
@@ -108,6 +110,47 @@ describe("issue_comment.created", () => {
       "| 4 | gemini | excluded | 0.25 | priority: #4 in the 'error_fix' chain; beyond max_fallbacks (2) |",
     );
     expect(parseCommand(body)).toBeNull();
+  });
+
+  it("explains with the signals the strategy reads: sticky keeps the tool the status comment records", async () => {
+    const gh = githubApi();
+    installationToken(gh);
+    gh.scope.get(REPO_CONFIG).reply(200, "version: 1\nrouting:\n  strategy: sticky\n");
+    permission(gh, "Codertocat", "write");
+    const marker = encodeMarker(
+      {
+        task_key: "Codertocat/Hello-World#1",
+        phase: "failed",
+        tool: "codex",
+        routed_at: "2025-01-01T00:00:00.000Z",
+      },
+      "task",
+    );
+    commentStore(gh, APP_ID, { list: 1, create: 1 }, [
+      {
+        id: 5,
+        body: `${marker}\n**Switchyard** · failed`,
+        user: { type: "Bot" },
+        performed_via_github_app: { id: APP_ID },
+      },
+    ]);
+
+    const outcome = await receive(commented("/switchyard explain"));
+    gh.done();
+    expect(outcome).toEqual({ action: "replied", command: "explain" });
+    expect(ops(gh)).toEqual([
+      "POST /app/installations/1/access_tokens",
+      `GET ${REPO_CONFIG}`,
+      `GET ${REPO}/collaborators/Codertocat/permission`,
+      `GET ${REPO}/issues/1/comments`,
+      `POST ${REPO}/issues/1/comments`,
+    ]);
+    const lines = replyBody(gh).split("\n");
+    // Without the signal, sticky ranks by the chain (aider first); with it, codex is kept.
+    expect(lines[0]).toBe("**Switchyard** · how Codertocat/Hello-World#1 would be routed now: **codex**.");
+    const rows = lines.filter((l) => /^\| \d+ \|/.test(l));
+    expect(rows[0]).toBe("| 1 | codex | chosen | 1.00 | sticky: this task's previous tool |");
+    expect(replyBody(gh)).not.toContain("not read back");
   });
 
   it("refuses a person without write access once, politely, and does nothing else", async () => {
