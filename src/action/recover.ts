@@ -1,10 +1,15 @@
 import * as core from "@actions/core";
+import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
 import { ulid } from "ulid";
 import { z } from "zod";
 import { loadRepoConfig } from "../app/repo-config.js";
 import { REPO_CONFIG_PATH } from "../config/load.js";
 import type { Config } from "../config/schema.js";
+import { neededBlobs } from "../core/execution/bundle.js";
+import type { PatchManifest } from "../core/execution/commit-port.js";
 import { InputError } from "../core/errors.js";
+import { FIX_ARTIFACT_NAME, FIX_BUNDLE_VERSION, fixBundleFiles } from "../core/recovery/fix-bundle.js";
 import { classify } from "../core/recovery/classify.js";
 import type { SwitchyardIdentity } from "../core/recovery/guards.js";
 import {
@@ -79,6 +84,13 @@ export interface RecoverOptions {
   /** Who Switchyard's commits and comments come from; default: the Actions token's bot. */
   identity?: SwitchyardIdentity;
   stateAuthor?: StateAuthor;
+  /**
+   * `commit` (default): commit the fix with this job's token and report the step to the ladder.
+   * `artifact` (the app's dispatch; the job's token is read-only): write the fix bundle
+   * (core/recovery/fix-bundle.ts) to a directory, set the `artifact-path` output for
+   * actions/upload-artifact, and leave committing and recording the step to the app.
+   */
+  deliver?: "commit" | "artifact";
 }
 
 export interface RecoverDeps {
@@ -97,6 +109,8 @@ export interface RecoverOutcome {
   fix: RecoveryFixResult | null;
   delivery: DeliveryResult | null;
   recorded: RecoveryOutcome | null;
+  /** deliver: artifact: the directory holding the fix bundle. */
+  artifactPath?: string;
   /** Markdown for the job summary. */
   summary: string;
   /** Set when the job must fail: Switchyard broke, not the recovery. */
@@ -205,6 +219,8 @@ interface RungInput {
   failedRunUrl: string | null;
   now: () => number;
   secrets: string[];
+  /** false: leave a fixed patch in the work tree for the bundle (deliver: artifact). */
+  deliver?: boolean;
 }
 
 interface RungOutcome {
@@ -239,8 +255,12 @@ async function runRung(action: FixAction, r: RungInput): Promise<RungOutcome> {
     onProgress: fixProgress(),
   });
   if (fix.result === "cancelled") return { fix, delivery: null, step: null };
-  if (fix.result !== "fixed")
-    return { fix, delivery: null, step: { result: fix.result, reason: fix.reason } };
+  if (fix.result !== "fixed" || r.deliver === false)
+    return {
+      fix,
+      delivery: null,
+      step: { result: fix.result === "fixed" ? "no_fix" : fix.result, reason: fix.reason },
+    };
   const delivery = await deliverFix({
     octokit: r.octokit,
     owner: r.ctx.owner,
@@ -321,6 +341,19 @@ export async function recoverMode(
     options.recovery !== undefined && options.recovery.trim() !== ""
       ? { dispatch: parseRecoveryDispatch(options.recovery) }
       : { failure: ciFromEvent(ctx) };
+  const deliver = options.deliver ?? "commit";
+  if (deliver === "artifact" && "failure" in wayIn) {
+    throw new InputError(
+      "deliver: artifact is for the app's dispatch (the `recovery` input): nothing would read the bundle " +
+        "of a workflow_run job; use deliver: commit there",
+    );
+  }
+  // The app matches the bundle to the run GitHub reports, so it needs this job's run id.
+  if (deliver === "artifact" && ctx.run === null) {
+    throw new InputError(
+      "deliver: artifact needs GITHUB_RUN_ID and GITHUB_RUN_ATTEMPT: run it as a step of a GitHub Actions job",
+    );
+  }
   const octokit = createOctokit({
     auth: options.githubToken,
     env,
@@ -333,7 +366,7 @@ export async function recoverMode(
   const shared: Shared = { octokit, ctx, config, env, now, secrets, author };
   const outcome =
     "dispatch" in wayIn
-      ? await fromDispatch(wayIn.dispatch, shared)
+      ? await fromDispatch(wayIn.dispatch, shared, deliver)
       : await fromWorkflowRun({
           ...shared,
           failure: wayIn.failure,
@@ -341,6 +374,7 @@ export async function recoverMode(
         });
 
   if (env.GITHUB_STEP_SUMMARY) await core.summary.addRaw(outcome.summary).write();
+  if (outcome.artifactPath !== undefined) core.setOutput("artifact-path", outcome.artifactPath);
   core.setOutput("recovery-action", outcome.action?.kind ?? "");
   core.setOutput("recovery-result", outcome.fix?.result ?? "");
   core.setOutput("fix-commit", outcome.delivery?.ok ? outcome.delivery.commit_sha : "");
@@ -374,7 +408,11 @@ interface Shared {
   author: StateAuthor;
 }
 
-async function fromDispatch(dispatch: RecoveryDispatch, s: Shared): Promise<RecoverOutcome> {
+async function fromDispatch(
+  dispatch: RecoveryDispatch,
+  s: Shared,
+  deliver: "commit" | "artifact",
+): Promise<RecoverOutcome> {
   const { octokit, ctx, config } = s;
   const defaultBranch = await defaultBranchOf(octokit, ctx);
   core.info(`Recovery ${dispatch.key}, attempt ${dispatch.attempt}: ${describe(dispatch.action)}`);
@@ -408,7 +446,24 @@ async function fromDispatch(dispatch: RecoveryDispatch, s: Shared): Promise<Reco
     failedRunUrl: runPageUrl(ctx, dispatch.run_id),
     now: s.now,
     secrets: s.secrets,
+    deliver: deliver === "commit",
   });
+  if (deliver === "artifact") {
+    const dir = path.join(ctx.tempDir, "switchyard-fix");
+    await writeFixBundle(dir, ctx, dispatch, rung.fix);
+    core.info(`The fix bundle is in ${dir}; upload it as the ${FIX_ARTIFACT_NAME} artifact.`);
+    return {
+      via: "dispatch",
+      action: dispatch.action,
+      next: null,
+      fix: rung.fix,
+      delivery: null,
+      recorded: null,
+      artifactPath: dir,
+      summary: renderSummary(dispatch.key, [rung], null, null),
+      failed: null,
+    };
+  }
   let recorded: RecoveryOutcome | null = null;
   if (rung.step !== null) {
     recorded = await reportStepResult(octokit, {
@@ -592,4 +647,50 @@ function renderSummary(
   }
   lines.push("");
   return lines.join("\n");
+}
+
+/**
+ * The fix bundle as files under `dir`: the step's result for the ladder and, when fixed, the patch
+ * with every blob it writes, read from the checkout's object database where the capture put them.
+ * A cancelled run writes no bundle: the app records the run's own conclusion instead.
+ */
+async function writeFixBundle(
+  dir: string,
+  ctx: JobContext,
+  dispatch: RecoveryDispatch,
+  fix: RecoveryFixResult,
+): Promise<void> {
+  if (fix.result === "cancelled") return;
+  const patch = fix.result === "fixed" ? fix.patch : null;
+  const blobs = new Map<string, Uint8Array>();
+  if (patch !== null) {
+    const reader = new GitBlobReader(new GitCommandManager(ctx.workspace));
+    for (const sha of neededBlobs(patch)) blobs.set(sha, await reader.readBlob(sha));
+  }
+  const { diff = new Uint8Array(), ...manifestPatch } = patch ?? {};
+  const files = fixBundleFiles({
+    manifest: {
+      version: FIX_BUNDLE_VERSION,
+      kind: "recovery",
+      key: dispatch.key,
+      run_id: ctx.run!.id,
+      run_attempt: ctx.run!.attempt,
+      failed_run_id: dispatch.run_id,
+      head_sha: dispatch.head_sha,
+      attempt: dispatch.attempt,
+      action: dispatch.action,
+      category: dispatch.category,
+      result: fix.result,
+      reason: fix.reason.slice(0, 2000) || fix.result,
+      fixers: fix.fixers.map((f) => ({ ...f, reason: f.reason.slice(0, 2000) })),
+      patch: patch === null ? null : (manifestPatch as PatchManifest),
+    },
+    diff,
+    blobs,
+  });
+  for (const [name, bytes] of files) {
+    const file = path.join(dir, ...name.split("/"));
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, bytes);
+  }
 }

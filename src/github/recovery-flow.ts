@@ -45,6 +45,7 @@ import { workflowId } from "./dispatch.js";
 import { GitHubApiError, apiErrorText, gitHubApiError, statusOf } from "./errors.js";
 import { gatherRunEvidence, type FailedJob } from "./failed-run-evidence.js";
 import type { GitHubClient } from "./octokit.js";
+import { sameShaHistory } from "./same-sha-history.js";
 import { cutAt } from "./pull-request.js";
 
 /**
@@ -372,7 +373,19 @@ export async function planRecovery(octokit: GitHubClient, input: PlanRecoveryInp
     rules,
     ...(input.maxEvidenceBytes !== undefined ? { maxBytes: input.maxEvidenceBytes } : {}),
   });
-  const classification = classify(gathered.evidence, { rules });
+  // Flaky is a fact about history, not about one log: the same job passing on this commit.
+  const past = await sameShaHistory(octokit, {
+    owner,
+    repo,
+    run_id: ci.run_id,
+    run_attempt: ci.run_attempt,
+    head_sha: ci.head_sha,
+    workflow_path: ci.workflow_path,
+    failed_jobs: gathered.failed_jobs.map((j) => j.name),
+  });
+  const classification = classify(gathered.evidence, { rules, history: past.history });
+  if (past.note !== null) classification.reason = `${classification.reason}; ${past.note}`;
+  const gaps = past.gap === null ? gathered.gaps : [...gathered.gaps, past.gap];
   const result = ladder({
     kind: "failed",
     head_sha: ci.head_sha,
@@ -385,7 +398,7 @@ export async function planRecovery(octokit: GitHubClient, input: PlanRecoveryInp
     target,
     guards,
     evidence: gathered.evidence,
-    gaps: gathered.gaps,
+    gaps,
     failed_jobs: gathered.failed_jobs,
     classification,
     result,
@@ -718,6 +731,158 @@ export async function reportStepResult(
     result,
   };
   return applyRecovery(octokit, plan, input);
+}
+
+// --- a person's reset -------------------------------------------------------------------------
+
+export interface ResetRecoveryInput {
+  owner: string;
+  repo: string;
+  pr_number: number;
+  /** Who asked, for the history: "alice commented /switchyard retry". */
+  reason: string;
+  config: Config;
+  author: StateAuthor;
+  now: string;
+}
+
+export interface ResetOutcome {
+  /** reset: the ladder was reset; cleared: an unreadable state was removed; none: nothing stored. */
+  result: "reset" | "cleared" | "none";
+  /** Whether the quarantine label was taken off. */
+  unquarantined: boolean;
+  /** One sentence for the reply. */
+  message: string;
+  state: LadderState | null;
+  events: SwitchyardEvent[];
+}
+
+/**
+ * `/switchyard retry` on a pull request: the ladder's `reset` (attempts back to zero, no
+ * cool-down, the step in progress superseded), stored in the recovery comment, and the quarantine
+ * label removed, since the quarantine alert tells people to do exactly this. An unreadable stored
+ * state is deleted with its comment (the app's own), which is the only way past it. The next CI
+ * failure of the PR then starts a fresh climb.
+ */
+export async function resetRecovery(octokit: GitHubClient, input: ResetRecoveryInput): Promise<ResetOutcome> {
+  const parsed = z
+    .object({
+      owner: z.string().min(1),
+      repo: z.string().min(1),
+      pr_number: z.number().int().positive(),
+      reason: z.string().min(1).max(2000),
+      now: z.string().datetime({ offset: true }),
+    })
+    .safeParse(input);
+  if (!parsed.success) throw new InputError(`Cannot reset the recovery: ${firstIssue(parsed.error)}`);
+  const { owner, repo, pr_number } = parsed.data;
+  const read = await readPr(octokit, owner, repo, pr_number);
+  const { state: _s, head_sha, ...pr } = read;
+  const key = recoveryKey({ repository: `${owner}/${repo}`, pull_request: pr_number, branch: pr.head_ref });
+  const stored = await readState(octokit, { owner, repo, key, pr, head_sha, author: input.author });
+  const target: RecoveryTarget = {
+    owner,
+    repo,
+    key,
+    head_sha,
+    head_branch: pr.head_ref,
+    default_branch: pr.base_ref,
+    pr,
+    ci: {
+      run_id: 1,
+      run_attempt: 1,
+      conclusion: null,
+      head_sha,
+      head_branch: pr.head_ref,
+      head_repo_full_name: `${owner}/${repo}`,
+      pull_requests: [pr_number],
+    },
+    ci_id: "reset",
+    comment: stored.comment,
+    state: stored.state,
+  };
+  const unquarantined = await removeQuarantineLabel(octokit, target);
+  const budget = input.config.recovery.max_attempts;
+  if (stored.problem !== null && stored.comment !== null) {
+    await deleteComment(octokit, target, stored.comment.id);
+    return {
+      result: "cleared",
+      unquarantined,
+      message: `the stored recovery state could not be read (${stored.problem}), so it was removed; the next CI failure starts with ${budget} attempts`,
+      state: null,
+      events: [],
+    };
+  }
+  const result = nextAction(stored.state, {
+    key,
+    event: { kind: "reset", reason: parsed.data.reason },
+    now: input.now,
+    config: input.config,
+  });
+  if (result.state === null || !result.changed) {
+    return {
+      result: "none",
+      unquarantined,
+      message: unquarantined
+        ? `no recovery state was stored; the ${QUARANTINE_LABEL} label was removed`
+        : "no recovery has run on this pull request, so there was nothing to reset",
+      state: null,
+      events: [],
+    };
+  }
+  const report: RecoveryReport = {
+    key,
+    head_sha,
+    run: { id: target.ci.run_id },
+    transition: result.transition,
+    action: result.action,
+    state: result.state,
+    max_attempts: budget,
+  };
+  await upsertRecoveryComment(octokit, target, renderRecoveryComment(report), result.state);
+  return {
+    result: "reset",
+    unquarantined,
+    message: result.transition.reason,
+    state: result.state,
+    events: result.entries.map((e) => entryEvent(target, result.state, e)),
+  };
+}
+
+async function removeQuarantineLabel(octokit: GitHubClient, t: RecoveryTarget): Promise<boolean> {
+  if (!t.pr!.labels.some((l) => l.toLowerCase() === QUARANTINE_LABEL)) return false;
+  try {
+    await octokit.request("DELETE /repos/{owner}/{repo}/issues/{issue_number}/labels/{name}", {
+      owner: t.owner,
+      repo: t.repo,
+      issue_number: t.pr!.number,
+      name: QUARANTINE_LABEL,
+    });
+    return true;
+  } catch (error) {
+    // Someone removed it in between: the wanted state is reached.
+    if (statusOf(error) === 404) return false;
+    throw gitHubApiError(error, {
+      doing: `removing ${QUARANTINE_LABEL} from ${t.owner}/${t.repo}#${t.pr!.number}`,
+      permission: "issues: write",
+    });
+  }
+}
+
+async function deleteComment(octokit: GitHubClient, t: RecoveryTarget, comment_id: number): Promise<void> {
+  try {
+    await octokit.request("DELETE /repos/{owner}/{repo}/issues/comments/{comment_id}", {
+      owner: t.owner,
+      repo: t.repo,
+      comment_id,
+    });
+  } catch (error) {
+    if (statusOf(error) === 404) return;
+    throw gitHubApiError(error, {
+      doing: `removing the unreadable recovery comment of ${t.owner}/${t.repo}#${t.pr!.number}`,
+      permission: "issues: write",
+    });
+  }
 }
 
 // --- GitHub operations -------------------------------------------------------------------------

@@ -246,6 +246,11 @@ describe("mode: recover on a workflow_run failure (no app)", () => {
         },
       ]);
     serveFailedRun(gh);
+    // Flaky history: no other run of the workflow passed on this commit.
+    gh.scope
+      .get(`${API}/actions/runs`)
+      .query((q) => q.status === "success" && q.head_sha === repo.baseSha)
+      .reply(200, { total_count: 0, workflow_runs: [] });
     // Delivery: the fix commit through the Git Data API on a new fix branch, then the fix PR.
     const blobSha = createHash("sha1")
       .update(`blob ${Buffer.byteLength(PRETTY)}\0${PRETTY}`)
@@ -549,5 +554,94 @@ describe("the recover workflows", () => {
       "persist-credentials": false,
     });
     expect(job.steps.at(-1)!.with).toMatchObject({ mode: "recover" });
+  });
+});
+
+describe("mode: recover with deliver: artifact (the app's dispatch, read-only token)", () => {
+  const dispatch = {
+    key: "acme/widgets#12",
+    run_id: RUN_ID,
+    head_sha: "",
+    head_ref: "switchyard/issue-3-greeting",
+    pr_number: PR,
+    base_ref: "main",
+    action: { kind: "run_fixers", tools: ["prettier"] },
+    category: "format",
+    attempt: 1,
+  };
+
+  async function bundleOf(dir: string): Promise<Map<string, Uint8Array>> {
+    const files = new Map<string, Uint8Array>();
+    const { readdir } = await import("node:fs/promises");
+    for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+      if (!entry.isFile()) continue;
+      const full = path.join(entry.parentPath, entry.name);
+      files.set(path.relative(dir, full).split(path.sep).join("/"), await readFile(full));
+    }
+    return files;
+  }
+
+  it("runs the real Prettier, writes a bundle the app can read, and writes nothing to GitHub", async () => {
+    const event = webhookExample("workflow_dispatch");
+    event.repository.default_branch = "main";
+    await jobEnv(event);
+    process.env.GITHUB_EVENT_NAME = "workflow_dispatch";
+    const gh = githubApi();
+    noConfig(gh);
+    serveFailedRun(gh);
+
+    const outcome = await recoverMode(
+      {
+        githubToken: "ghs_read_only",
+        recovery: JSON.stringify({ ...dispatch, head_sha: repo.baseSha }),
+        deliver: "artifact",
+      },
+      process.env,
+      FAST,
+    );
+    gh.done();
+    // Reads only: the configuration and the failed run's evidence.
+    expect(gh.requests.every((r) => r.method === "GET")).toBe(true);
+    expect(outcome.recorded).toBeNull();
+    expect(outcome.delivery).toBeNull();
+    expect(outcome.artifactPath).toBe(path.join(temp, "switchyard-fix"));
+    expect((await outputs())["artifact-path"]).toBe(outcome.artifactPath);
+
+    // What actions/upload-artifact would zip and the app would unzip.
+    const { zipSync, unzipSync } = await import("fflate");
+    const files = new Map(
+      Object.entries(unzipSync(zipSync(Object.fromEntries(await bundleOf(outcome.artifactPath!))))),
+    );
+    const { readFixBundle } = await import("../../src/core/recovery/fix-bundle.js");
+    const bundle = readFixBundle(files);
+    expect(bundle.manifest).toMatchObject({
+      version: 1,
+      kind: "recovery",
+      key: "acme/widgets#12",
+      run_id: 5150,
+      run_attempt: 1,
+      failed_run_id: RUN_ID,
+      head_sha: repo.baseSha,
+      attempt: 1,
+      action: { kind: "run_fixers", tools: ["prettier"] },
+      result: "fixed",
+    });
+    expect(bundle.manifest.fixers.map((f) => [f.tool, f.status, f.files])).toEqual([
+      ["prettier", "changed", ["src/greeting.js"]],
+    ]);
+    expect(bundle.patch!.files.map((f) => f.path)).toEqual(["src/greeting.js"]);
+    const entry = bundle.patch!.entries.find((e) => e.path === "src/greeting.js")!;
+    const blob = entry.deleted ? "" : entry.blob;
+    expect(new TextDecoder().decode(await bundle.blobs.readBlob(blob))).toBe(PRETTY);
+  }, 60_000);
+
+  it("refuses deliver: artifact on a workflow_run event, before any request", async () => {
+    await jobEnv(workflowRunEvent(repo.baseSha));
+    const gh = githubApi();
+    await expect(
+      recoverMode({ githubToken: "ghs_test", deliver: "artifact" }, process.env, FAST),
+    ).rejects.toThrow("deliver: artifact is for the app's dispatch");
+    gh.done();
+    expect(gh.requests).toEqual([]);
   });
 });

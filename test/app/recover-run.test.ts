@@ -169,6 +169,15 @@ function evidence(
     .get(`${REPO}/actions/runs/${RUN}/artifacts`)
     .query(true)
     .reply(200, { total_count: 0, artifacts: [] });
+  sameSha(gh, []);
+}
+
+/** The same workflow's successful runs on the failing head: what tells a flaky failure. */
+function sameSha(gh: GithubApi, runs: object[]) {
+  gh.scope
+    .get(`${REPO}/actions/runs`)
+    .query({ head_sha: HEAD, status: "success", per_page: "20" })
+    .reply(200, { total_count: runs.length, workflow_runs: runs });
 }
 
 function checkRun(gh: GithubApi) {
@@ -244,6 +253,7 @@ const EVIDENCE = [
   `GET ${REPO}/actions/jobs/${JOB}/logs`,
   `GET ${REPO}/check-runs/${JOB}/annotations`,
   `GET ${REPO}/actions/runs/${RUN}/artifacts`,
+  `GET ${REPO}/actions/runs`,
 ];
 const CHECK = [`GET ${REPO}/commits/${HEAD}/check-runs`, `POST ${REPO}/check-runs`];
 

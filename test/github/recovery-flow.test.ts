@@ -335,6 +335,10 @@ describe("planRecovery + applyRecovery", () => {
     gh.scope.get(`${R}/check-runs/1/annotations`).query(true).reply(200, []);
     gh.scope.get(`${R}/actions/runs/9/artifacts`).query(true).reply(200, { total_count: 0, artifacts: [] });
     gh.scope
+      .get(`${R}/actions/runs`)
+      .query({ head_sha: HEAD, status: "success", per_page: "20" })
+      .reply(200, { total_count: 0, workflow_runs: [] });
+    gh.scope
       .post(`${R}/actions/workflows/switchyard-recover.yml/dispatches`)
       .reply(404, { message: "Not Found" });
     checkRun(gh);

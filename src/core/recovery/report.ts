@@ -125,7 +125,7 @@ export function renderQuarantineAlert(r: RecoveryReport, reason: string): string
     `It made ${r.state?.attempts ?? 0} of ${r.max_attempts} attempts; the steps are listed below.`,
     "",
     "**Next step for a person:** fix the failure by hand, or comment `/switchyard retry` to give " +
-      "Switchyard a fresh budget of attempts (remove the `switchyard:quarantined` label as well).",
+      "Switchyard a fresh budget of attempts (it also removes the `switchyard:quarantined` label).",
     "",
   ];
   const c = r.classification;
