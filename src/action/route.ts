@@ -253,9 +253,20 @@ const described = (action: string, line: string, rest: Partial<Described> = {}):
 
 /** What the job reports for a handler's result. Pure. */
 export function describeOutcome(outcome: ModeOutcome): Described {
+  const released = "released" in outcome ? (outcome.released ?? []) : [];
+  if (released.length === 0) return describeOne(outcome);
+  // A close that let held tasks go says so, whatever it did for the closed issue itself.
+  const d = describeOne(outcome);
+  return {
+    ...d,
+    line: `${d.line} Routed the held ${released.length === 1 ? "task" : "tasks"} ${released.map((n) => `#${n}`).join(", ")}.`,
+  };
+}
+
+function describeOne(outcome: ModeOutcome): Described {
   switch (outcome.action) {
     case "routed":
-      return describeOutcome(outcome.outcome);
+      return describeOne(outcome.outcome);
     case "refused":
       return described(
         "refused",

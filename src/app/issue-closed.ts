@@ -5,6 +5,7 @@ import { setStateLabel } from "../github/labels.js";
 import type { GitHubClient } from "../github/octokit.js";
 import { findStatusComment, upsertStatusComment } from "../github/status-comment.js";
 import { cancelRun, findInFlightRuns } from "../github/workflow-runs.js";
+import { onBlockerClosed } from "./release-blocked.js";
 import { TaskMarkerSchema, type RouteContext, type RouteDeps } from "./route-issue.js";
 
 /**
@@ -13,10 +14,17 @@ import { TaskMarkerSchema, type RouteContext, type RouteDeps } from "./route-iss
  * (matched by the run title `switchyard #<issue>`) are cancelled, the state label becomes
  * `switchyard:stopped` and the status comment says why. Any other issue costs the one comment
  * lookup and writes nothing.
+ *
+ * Then the held tasks the closed issue was the last open blocker of are routed
+ * (app/release-blocked.ts): one more request (the list of held tasks) when it blocks nothing.
  */
 
-export type ClosedOutcome =
-  { action: "ignored"; reason: string } | { action: "stopped"; cancelled: number[] };
+export type ClosedOutcome = (
+  { action: "ignored"; reason: string } | { action: "stopped"; cancelled: number[] }
+) & {
+  /** The held tasks routed because this issue closed; absent when none was. */
+  released?: number[];
+};
 
 const ClosedPayloadSchema = z.looseObject({
   action: z.literal("closed"),
@@ -30,17 +38,24 @@ const ClosedPayloadSchema = z.looseObject({
   }),
 });
 
-/** The handler: never throws; a failure is logged with the delivery and the task. */
+/**
+ * The handler: never throws; a failure is logged with the delivery and the task. Null when the
+ * stop failed; the held tasks are released either way, since they do not depend on the stop.
+ */
 export async function onIssueClosed(context: RouteContext, deps: RouteDeps): Promise<ClosedOutcome | null> {
+  let outcome: ClosedOutcome | null;
   try {
-    return await stopClosedIssue(context, deps);
+    outcome = await stopClosedIssue(context, deps);
   } catch (error) {
     context.log.error(
       { err: error, delivery: context.id },
       "switchyard could not stop the closed issue's run",
     );
-    return null;
+    outcome = null;
   }
+  const release = await onBlockerClosed(context, deps);
+  const released = (release?.routed ?? []).map((r) => r.issue);
+  return outcome === null || released.length === 0 ? outcome : { ...outcome, released };
 }
 
 export async function stopClosedIssue(context: RouteContext, deps: RouteDeps): Promise<ClosedOutcome> {

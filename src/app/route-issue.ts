@@ -272,8 +272,11 @@ export interface RouteTaskInput {
   defaultBranch: string;
   /** Already loaded by the caller, which needed it to approve the sender. */
   cfg: RepoConfigResult;
-  /** What asked: only logged, the pipeline is the same. */
-  trigger: "label" | "command";
+  /**
+   * What asked: only logged, the pipeline is the same. `release`: the last blocker of a held task
+   * was closed (app/release-blocked.ts).
+   */
+  trigger: "label" | "command" | "release";
   /** `/switchyard route <tool>`: the router checks it like any override and says if it refuses. */
   commandTool?: string;
 }
@@ -600,25 +603,35 @@ async function openBlockers(octokit: GitHubClient, task: Task): Promise<number[]
   const open: number[] = [];
   for (const dep of task.depends_on) {
     if (dep.owner !== owner || dep.name !== name) continue;
-    let data: unknown;
-    try {
-      ({ data } = await octokit.request("GET /repos/{owner}/{repo}/issues/{issue_number}", {
-        owner,
-        repo: name,
-        issue_number: dep.number,
-      }));
-    } catch (error) {
-      // A deleted or transferred issue cannot be finished: it does not hold the task.
-      if (statusOf(error) === 404 || statusOf(error) === 410) continue;
-      throw gitHubApiError(error, {
-        doing: `reading ${owner}/${name}#${dep.number}`,
-        permission: "issues: read",
-      });
-    }
-    const issue = IssueStateSchema.safeParse(data);
-    if (issue.success && issue.data.state === "open") open.push(dep.number);
+    if (await holdsTask(octokit, owner, name, dep.number)) open.push(dep.number);
   }
   return open;
+}
+
+/** Whether a dependency still holds a task: it is open. One request. */
+export async function holdsTask(
+  octokit: GitHubClient,
+  owner: string,
+  repo: string,
+  issue_number: number,
+): Promise<boolean> {
+  let data: unknown;
+  try {
+    ({ data } = await octokit.request("GET /repos/{owner}/{repo}/issues/{issue_number}", {
+      owner,
+      repo,
+      issue_number,
+    }));
+  } catch (error) {
+    // A deleted or transferred issue cannot be finished: it does not hold the task.
+    if (statusOf(error) === 404 || statusOf(error) === 410) return false;
+    throw gitHubApiError(error, {
+      doing: `reading ${owner}/${repo}#${issue_number}`,
+      permission: "issues: read",
+    });
+  }
+  const issue = IssueStateSchema.safeParse(data);
+  return issue.success && issue.data.state === "open";
 }
 
 async function reportCrash(
@@ -717,7 +730,7 @@ export function renderStatusComment(view: StatusView): string {
           ? ["", `Not checked (other repositories): ${view.unchecked.join(", ")}.`]
           : []),
         "",
-        "Add the label again when they are closed.",
+        "Switchyard routes it when the last one is closed.",
       ].join("\n");
     case "no-tool":
       return [head(`no tool can take ${view.key}.`), "", renderDecisionTable(view.decision)].join("\n");

@@ -6,7 +6,13 @@ import path from "node:path";
 import { parse } from "yaml";
 import { renderRefusal } from "../../src/app/commands.js";
 import { TaskMarkerSchema } from "../../src/app/route-issue.js";
-import { GITHUB_ACTIONS_APP_ID, ROUTE_EVENTS, resolveAppId, routeMode } from "../../src/action/route.js";
+import {
+  GITHUB_ACTIONS_APP_ID,
+  ROUTE_EVENTS,
+  describeOutcome,
+  resolveAppId,
+  routeMode,
+} from "../../src/action/route.js";
 import { loadDefaultSources, parseConfigSources } from "../../src/config/load.js";
 import { ConfigError, InputError, SwitchyardError } from "../../src/core/errors.js";
 import { renderDecisionTable } from "../../src/core/routing/render.js";
@@ -422,6 +428,8 @@ describe("mode route, issues.closed", () => {
     gh.scope.post(`${REPO}/actions/runs/60/cancel`).reply(202, {});
     gh.scope.post(`${REPO}/issues/1/labels`).reply(200, []);
     gh.scope.delete(`${REPO}/issues/1/labels/switchyard%3Arunning`).reply(200, []);
+    // The release of held tasks (app/release-blocked.ts): none is held.
+    gh.scope.get(`${REPO}/issues`).query(true).reply(200, []);
 
     // @octokit/webhooks-examples has no issues.closed example: the reopened one, closed again.
     const example = webhookExample("issues", "reopened");
@@ -437,7 +445,7 @@ describe("mode route, issues.closed", () => {
       outcome: { action: "stopped", cancelled: [60] },
       failed: null,
     });
-    expect(gh.requests).toHaveLength(7);
+    expect(gh.requests).toHaveLength(8);
     expect(comments[0]!.body.split("\n").slice(1).join("\n")).toBe(
       "**Switchyard** · Codertocat/Hello-World#1 stopped: the issue was closed.\n\nCancelled run 60.",
     );
@@ -609,7 +617,8 @@ describe("docs/examples/workflows/switchyard-route.yml", () => {
   it("skips unrelated events in `if:`, before a runner starts", () => {
     expect(wf.jobs.route.if.split(" || ")).toEqual([
       "(github.event_name == 'issues' && github.event.action == 'labeled' && github.event.label.name == 'switchyard')",
-      "(github.event_name == 'issues' && github.event.action == 'closed' && contains(github.event.issue.labels.*.name, 'switchyard:running'))",
+      // Every close: the job itself finds the held tasks a closed issue releases.
+      "(github.event_name == 'issues' && github.event.action == 'closed')",
       "(github.event_name == 'issue_comment' && contains(github.event.comment.body, '/switchyard'))",
     ]);
   });
@@ -639,5 +648,20 @@ describe("docs/examples/workflows/switchyard-route.yml", () => {
     expect(steps).toHaveLength(1);
     expect(steps[0].with.mode).toBe("route");
     for (const key of Object.keys(steps[0].with)) expect(known).toContain(key);
+  });
+});
+
+describe("describeOutcome", () => {
+  it("says which held tasks a close released, beside what it did for the closed issue", () => {
+    expect(
+      describeOutcome({ action: "ignored", reason: "the task was not running", released: [4, 9] }),
+    ).toMatchObject({
+      action: "ignored",
+      line: "Nothing to do: the task was not running. Routed the held tasks #4, #9.",
+    });
+    expect(describeOutcome({ action: "stopped", cancelled: [], released: [4] }).line).toBe(
+      "Stopped the task. Routed the held task #4.",
+    );
+    expect(describeOutcome({ action: "stopped", cancelled: [] }).line).toBe("Stopped the task.");
   });
 });

@@ -24,6 +24,11 @@ function closed(gh: GithubApi) {
   return { id: "d-close", payload, octokit, log: silent };
 }
 
+/** The release's one request (app/release-blocked.ts): no task is held. */
+function nothingHeld(gh: GithubApi) {
+  gh.scope.get(`${REPO}/issues`).query(true).reply(200, []);
+}
+
 function ours(state: object): FakeComment {
   const marker = encodeMarker(
     { task_key: "Codertocat/Hello-World#1", tool: "aider", routed_at: "x", ...state },
@@ -60,6 +65,7 @@ describe("issues.closed", () => {
       .reply(409, { message: "Cannot cancel a workflow run that is completed." });
     gh.scope.post(`${REPO}/issues/1/labels`).reply(200, []);
     gh.scope.delete(`${REPO}/issues/1/labels/switchyard%3Arunning`).reply(200, []);
+    nothingHeld(gh);
 
     const outcome = await onIssueClosed(closed(gh), deps);
     gh.done();
@@ -73,6 +79,7 @@ describe("issues.closed", () => {
       `DELETE ${REPO}/issues/1/labels/switchyard%3Arunning`,
       `GET ${REPO}/issues/1/comments`,
       `PATCH ${REPO}/issues/comments/3`,
+      `GET ${REPO}/issues`,
     ]);
     expect(gh.requests[4]?.body).toEqual({ labels: ["switchyard:stopped"] });
     const body = comments[0]!.body;
@@ -96,18 +103,30 @@ describe("issues.closed", () => {
   it("writes nothing when the task is not running: one comment lookup", async () => {
     const gh = githubApi();
     commentStore(gh, APP_ID, { list: 1 }, [ours({ phase: "blocked", blockers: [12] })]);
+    nothingHeld(gh);
     const outcome = await onIssueClosed(closed(gh), deps);
     gh.done();
     expect(outcome).toEqual({ action: "ignored", reason: "the task is blocked, not running" });
-    expect(gh.requests).toHaveLength(1);
+    expect(gh.requests).toHaveLength(2);
   });
 
   it("writes nothing on an issue Switchyard never commented on", async () => {
     const gh = githubApi();
     commentStore(gh, APP_ID, { list: 1 });
+    nothingHeld(gh);
     const outcome = await onIssueClosed(closed(gh), deps);
     gh.done();
     expect(outcome).toEqual({ action: "ignored", reason: "Switchyard has no task on this issue" });
-    expect(gh.requests).toHaveLength(1);
+    expect(gh.requests.map((r) => r.path)).toEqual([`${REPO}/issues/1/comments`, `${REPO}/issues`]);
+  });
+
+  it("still releases the held tasks when the stop fails", async () => {
+    const gh = githubApi();
+    gh.scope.get(`${REPO}/issues/1/comments`).query(true).reply(500, { message: "Server Error" });
+    nothingHeld(gh);
+    const outcome = await onIssueClosed(closed(gh), deps);
+    gh.done();
+    expect(outcome).toBeNull();
+    expect(gh.requests.map((r) => r.path)).toEqual([`${REPO}/issues/1/comments`, `${REPO}/issues`]);
   });
 });

@@ -334,7 +334,7 @@ describe("issues.labeled", () => {
         "",
         "Not checked (other repositories): other/repo#4.",
         "",
-        "Add the label again when they are closed.",
+        "Switchyard routes it when the last one is closed.",
       ].join("\n"),
     );
     expect(readMarker(body, "task", TaskMarkerSchema)).toMatchObject({
