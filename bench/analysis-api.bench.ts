@@ -28,12 +28,14 @@ interface FakeOptions {
 
 /** The few routes the reading uses, answered from generated data; ETags are stable per page. */
 export function fakeGitHub({ runs }: FakeOptions): GitHubClient & { requests: number } {
+  // Every tenth run is a dispatched run of the execute workflow, which uploads an event log.
   const all = Array.from({ length: runs + 1 }, (_, n) => ({
     id: runs + 1 - n,
-    name: "CI",
-    workflow_id: 1,
+    name: (runs + 1 - n) % 10 === 0 ? "switchyard-execute" : "CI",
+    path: (runs + 1 - n) % 10 === 0 ? ".github/workflows/switchyard-execute.yml" : ".github/workflows/ci.yml",
+    workflow_id: (runs + 1 - n) % 10 === 0 ? 2 : 1,
     head_sha: (n % 97).toString(16).padStart(40, "0"),
-    event: "push",
+    event: (runs + 1 - n) % 10 === 0 ? "workflow_dispatch" : "push",
     status: "completed",
     // The last one is older than the window: where the listing stops.
     conclusion: n % 10 === 3 ? "failure" : "success",
@@ -65,6 +67,14 @@ export function fakeGitHub({ runs }: FakeOptions): GitHubClient & { requests: nu
       }) + "\n",
     ),
   });
+  // Issue comments updated in the span: one per ten runs (people's, and no recovery marker).
+  const comments = Array.from({ length: Math.ceil(runs / 10) }, (_, n) => ({
+    id: n + 1,
+    body: "looks good",
+    issue_url: `https://api.github.com/repos/o/r/issues/${n + 1}`,
+    updated_at: new Date(END - (n + 1) * HOUR).toISOString(),
+    user: { login: "octocat", type: "User" },
+  }));
   const fake = {
     requests: 0,
     async request(route: string, params: Record<string, unknown> = {}) {
@@ -81,6 +91,8 @@ export function fakeGitHub({ runs }: FakeOptions): GitHubClient & { requests: nu
         data = { total_count: all.length, workflow_runs: slice(all) };
       } else if (route === "GET /repos/{owner}/{repo}/actions/artifacts") {
         data = { total_count: artifacts.length, artifacts: slice(artifacts) };
+      } else if (route === "GET /repos/{owner}/{repo}/issues/comments") {
+        data = slice(comments);
       } else if (route === "GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs") {
         const id = Number(params.run_id);
         data = {

@@ -122,6 +122,8 @@ async function readFromApi(
     until: now,
     detailSince: new Date(end - windowMs).toISOString(),
     maxRequests: config.analysis.max_requests,
+    // Only these workflows' runs may upload the event logs the figures (and the router) trust.
+    eventWorkflows: [config.execution.workflow, config.recovery.workflow],
   });
   const { metrics } = analyzeRepository(
     {
@@ -130,6 +132,7 @@ async function readFromApi(
       runs: history.runs,
       jobs: history.jobs,
       input: history.input,
+      recovery: history.recovery,
       gaps: history.gaps,
     },
     { now, window_ms: windowMs },

@@ -277,7 +277,8 @@ export async function executeMode(
 
   const resultPath = path.join(outDir, "result.json");
   await writeFile(resultPath, JSON.stringify(final, null, 2) + "\n");
-  await writeFile(path.join(outDir, "events.jsonl"), eventLines.join(""));
+  const eventsPath = path.join(outDir, "events.jsonl");
+  await writeFile(eventsPath, eventLines.join(""));
   await writeFile(path.join(outDir, "report.md"), report);
   // Job summaries need GITHUB_STEP_SUMMARY (older GitHub Enterprise Server runners lack it); the
   // report is also in the check run and in report.md, so a missing summary is not a failure.
@@ -287,6 +288,9 @@ export async function executeMode(
   core.setOutput("branch", final.branch ?? "");
   core.setOutput("pr-number", final.pr_number === null ? "" : String(final.pr_number));
   core.setOutput("result-path", resultPath);
+  // The workflow uploads it as a switchyard-events artifact: the analysis and the router's
+  // circuit breaker read tool outcomes from there.
+  core.setOutput("events-path", eventsPath);
   core.info(renderExecutionLine(final));
   return {
     result: final,

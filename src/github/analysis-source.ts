@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { AnalysisEvent } from "../core/analysis/aggregate.js";
+import { parseTime, type AnalysisEvent } from "../core/analysis/aggregate.js";
 import {
   CiFailedJobSchema,
   CiRunSchema,
@@ -11,6 +11,13 @@ import type { InputFigures } from "../core/analysis/metrics-file.js";
 import { InputError } from "../core/errors.js";
 import { readEvents, type ReadStats } from "../core/events/log.js";
 import { classify } from "../core/recovery/classify.js";
+import { LadderStateSchema } from "../core/recovery/ladder.js";
+import { readMarker } from "../core/status-marker.js";
+import {
+  RecoveryMarkerSchema,
+  recoveryMarkerEvents,
+  type RecoveryMarker,
+} from "../core/analysis/recovery-markers.js";
 import { extractEvidence } from "../runner/evidence.js";
 import {
   ArtifactGoneError,
@@ -58,6 +65,18 @@ const DEFAULT_EVIDENCE_BYTES = 64 * 1024;
 /** An events artifact holds one run's JSONL: far below this. */
 const DEFAULT_MAX_ARTIFACT_BYTES = 20 * 1024 * 1024;
 const MAX_WARNINGS = 20;
+/** The defaults of execution.workflow and recovery.workflow. */
+export const DEFAULT_EVENT_WORKFLOWS = [
+  ".github/workflows/switchyard-execute.yml",
+  ".github/workflows/switchyard-recover.yml",
+] as const;
+/**
+ * How Switchyard's own runs start: dispatched (by the app or switchyard-route.yml) or on
+ * workflow_run (the Action-only recovery). Both run the default branch's workflow file (or a
+ * ref someone with write access chose), unlike a pull_request run, whose workflow file a fork
+ * can rewrite under the same path.
+ */
+const EVENT_RUN_TRIGGERS: ReadonlySet<string> = new Set(["workflow_dispatch", "workflow_run"]);
 
 const Iso = z.string().datetime({ offset: true });
 
@@ -78,10 +97,21 @@ export const RepositoryHistoryInputSchema = z
     maxRequests: z.number().int().min(1).max(1_000_000),
     /** Read `switchyard-events` artifacts (default true). */
     events: z.boolean().default(true),
+    /** Read the recovery status comments' ladder states (default true): the app's recovery steps. */
+    recoveryComments: z.boolean().default(true),
     /** Failed jobs' logs to classify, newest first (default 100; 0 reads none). */
     maxLogs: z.number().int().min(0).default(100),
     evidenceBytes: z.number().int().min(1024).default(DEFAULT_EVIDENCE_BYTES),
     maxArtifactBytes: z.number().int().min(1).default(DEFAULT_MAX_ARTIFACT_BYTES),
+    /**
+     * The workflows whose runs may upload event logs (config: execution.workflow and
+     * recovery.workflow), as paths (`.github/workflows/x.yml`) or file names. An events artifact
+     * of any other run is left out: see `trustedRun`.
+     */
+    eventWorkflows: z
+      .array(z.string().min(1))
+      .min(1)
+      .default([...DEFAULT_EVENT_WORKFLOWS]),
   })
   .refine((i) => Date.parse(i.since) <= Date.parse(i.until), {
     path: ["since"],
@@ -109,6 +139,8 @@ export interface RepositoryHistory {
   jobs: CiFailedJob[];
   /** What the event logs held: for metrics.json's `input` (files are artifact entries). */
   input: InputFigures;
+  /** The recovery status comments read: their markers, and the steps they added to `events`. */
+  recovery: { comments: number; markers: number; steps: number; duplicates: number };
   /** The first skipped event lines, with why. */
   warnings: EventLineWarning[];
   /** What is not in the figures and why: budget used up, expired artifacts and logs. */
@@ -159,10 +191,31 @@ const ArtifactWire = z.looseObject({
 });
 const ArtifactsPage = z.looseObject({ total_count: z.number().int(), artifacts: z.array(ArtifactWire) });
 
+const CommentWire = z.looseObject({
+  id: z.number().int(),
+  body: z.string().nullish(),
+  issue_url: z.string(),
+  updated_at: Iso,
+  user: z.looseObject({ login: z.string(), type: z.string() }).nullish(),
+});
+const CommentsPage = z.array(CommentWire);
+
 // What is kept in the cache, checked again when read back.
-const CachedRunsPage = z.strictObject({ runs: z.array(CiRunSchema), count: z.number().int() });
+const RunOrigin = z.strictObject({ id: z.number().int(), path: z.string().nullable(), event: z.string() });
+type RunOrigin = z.infer<typeof RunOrigin>;
+const CachedRunsPage = z.strictObject({
+  runs: z.array(CiRunSchema),
+  /** Every run of the page, in the span or not: where it came from, for the events' trust check. */
+  origins: z.array(RunOrigin),
+  count: z.number().int(),
+});
 const CachedJobs = z.strictObject({ jobs: z.array(CiFailedJobSchema), count: z.number().int() });
 const CachedClass = z.strictObject({ signature: z.string(), category: z.string() });
+const CachedComments = z.strictObject({
+  markers: z.array(RecoveryMarkerSchema),
+  unreadable: z.number().int(),
+  count: z.number().int(),
+});
 
 class BudgetExhausted extends Error {}
 
@@ -197,6 +250,7 @@ async function cachedGet<T>(
   reduce: (data: unknown) => T,
   kept: z.ZodType<T>,
   doing: string,
+  permission = "actions: read",
 ): Promise<T> {
   const key = `${route} ${JSON.stringify(params)}`;
   const entry = ctx.cache?.get(key);
@@ -220,7 +274,7 @@ async function cachedGet<T>(
       return cached.data;
     }
     if (error instanceof GitHubApiError) throw error;
-    throw gitHubApiError(error, { doing, permission: "actions: read" });
+    throw gitHubApiError(error, { doing, permission });
   }
 }
 
@@ -280,6 +334,9 @@ export async function readRepositoryHistory(
   // 1. Runs: the backbone of CI health.
   const runs: CiRun[] = [];
   const seen = new Set<number>();
+  // Runs that may upload event logs, among every run listed (also the ones just before `since`,
+  // whose artifacts can still fall in the span).
+  const eventRuns = new Set<number>();
   let reached: string | null = null;
   try {
     for (let page = 1; ; page++) {
@@ -290,11 +347,16 @@ export async function readRepositoryHistory(
         (data) => {
           const list = RunsPage.safeParse(data);
           if (!list.success) throw wireError("list of workflow runs", list.error);
-          return { runs: list.data.workflow_runs.map(toRun), count: list.data.workflow_runs.length };
+          return {
+            runs: list.data.workflow_runs.map(toRun),
+            origins: list.data.workflow_runs.map((r) => ({ id: r.id, path: r.path ?? null, event: r.event })),
+            count: list.data.workflow_runs.length,
+          };
         },
         CachedRunsPage,
         `listing the workflow runs of ${i.owner}/${i.repo}`,
       );
+      for (const origin of got.origins) if (trustedRun(origin, i.eventWorkflows)) eventRuns.add(origin.id);
       let older = false;
       for (const run of got.runs) {
         const at = Date.parse(run.created_at);
@@ -323,7 +385,7 @@ export async function readRepositoryHistory(
   const batches: { at: string; events: AnalysisEvent[] }[] = [];
   let files = 0;
   if (i.events && !budgetExhausted) {
-    const result = await readEventArtifacts(ctx, i, since, until, stats, warnings);
+    const result = await readEventArtifacts(ctx, i, since, until, eventRuns, stats, warnings);
     files = result.files;
     batches.push(...result.batches);
     gaps.push(...result.gaps);
@@ -343,7 +405,39 @@ export async function readRepositoryHistory(
     gaps.push(budgetGap("event logs: not read"));
   }
   batches.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
-  const events = batches.flatMap((b) => b.events);
+  let events = batches.flatMap((b) => b.events);
+
+  // 2b. The app's recovery steps, from the recovery status comments' ladder states.
+  const recovery = { comments: 0, markers: 0, steps: 0, duplicates: 0 };
+  if (i.recoveryComments && !budgetExhausted) {
+    const read = await readRecoveryComments(ctx, i.since);
+    recovery.comments = read.comments;
+    recovery.markers = read.markers.length;
+    if (read.unreadable > 0) {
+      gaps.push(
+        `recovery: ${read.unreadable} recovery ${read.unreadable === 1 ? "comment's" : "comments'"} ` +
+          "switchyard:recovery marker could not be read (edited or damaged)",
+      );
+    }
+    if (read.exhausted) {
+      budgetExhausted = true;
+      gaps.push(budgetGap("recovery: the comments updated in the span were not all read"));
+    }
+    const added = recoveryMarkerEvents(read.markers, events, { since: i.since, until: i.until });
+    recovery.steps = added.events.length;
+    recovery.duplicates = added.duplicates;
+    if (added.events.length > 0) {
+      // Episodes are followed in time order per task: merge by time, stable for equal times.
+      events = [...events, ...added.events]
+        .map((e, n) => ({ e, n, at: parseTime(e.at) }))
+        .sort((a, b) => a.at - b.at || a.n - b.n)
+        .map((x) => x.e);
+    }
+  } else if (!i.recoveryComments) {
+    gaps.push(
+      "recovery: the recovery status comments were not read (the app's recovery steps are not counted)",
+    );
+  }
 
   // 3. Failed jobs of the detailed part, newest first.
   const jobs: CiFailedJob[] = [];
@@ -421,12 +515,96 @@ export async function readRepositoryHistory(
     runs,
     jobs,
     input: { files, lines: stats.lines, events: stats.events, skipped: stats.skipped },
+    recovery,
     warnings,
     gaps,
     requests: ctx.requests,
     notModified: ctx.notModified,
     budgetExhausted,
   };
+}
+
+const ISSUE_NUMBER = /\/issues\/(\d+)$/;
+
+/**
+ * The ladder states in the recovery status comments updated since `since`: one paginated list
+ * of the repository's issue comments (`since` filters on the update time, which any step
+ * writing the comment moves), newest first, so a budget that runs out keeps the newest.
+ * Checking each PR's check runs or comments instead costs a request per PR.
+ *
+ * Only comments by a bot account count (the app, or github-actions for the Action alone): a
+ * marker in a person's comment is text. A state must name the repository and the PR it is on,
+ * so a marker copied to another PR by a bot that quotes text does not count twice.
+ */
+async function readRecoveryComments(
+  ctx: Context,
+  since: string,
+): Promise<{ markers: RecoveryMarker[]; comments: number; unreadable: number; exhausted: boolean }> {
+  const markers: RecoveryMarker[] = [];
+  let comments = 0;
+  let unreadable = 0;
+  const repository = `${ctx.owner}/${ctx.repo}`.toLowerCase();
+  try {
+    for (let page = 1; ; page++) {
+      const got = await cachedGet(
+        ctx,
+        "GET /repos/{owner}/{repo}/issues/comments",
+        { sort: "updated", direction: "desc", since, per_page: PER_PAGE, page },
+        (data) => {
+          const list = CommentsPage.safeParse(data);
+          if (!list.success) throw wireError("list of issue comments", list.error);
+          const kept: RecoveryMarker[] = [];
+          let bad = 0;
+          for (const c of list.data) {
+            if (c.user?.type !== "Bot" || !c.body?.includes("switchyard:recovery")) continue;
+            const issue = ISSUE_NUMBER.exec(c.issue_url)?.[1];
+            if (issue === undefined) continue;
+            const read = readMarker(c.body, "recovery", LadderStateSchema);
+            if (read === null) continue;
+            if (!read.ok) {
+              bad++;
+              continue;
+            }
+            if (read.value.key.toLowerCase() !== `${repository}#${issue}`) continue;
+            kept.push({ issue_number: Number(issue), updated_at: c.updated_at, state: read.value });
+          }
+          return { markers: kept, unreadable: bad, count: list.data.length };
+        },
+        CachedComments,
+        `listing the issue comments of ${ctx.owner}/${ctx.repo}`,
+        "issues: read",
+      );
+      comments += got.count;
+      markers.push(...got.markers);
+      unreadable += got.unreadable;
+      if (got.count < PER_PAGE) break;
+    }
+  } catch (error) {
+    if (!(error instanceof BudgetExhausted)) throw error;
+    return { markers, comments, unreadable, exhausted: true };
+  }
+  return { markers, comments, unreadable, exhausted: false };
+}
+
+/**
+ * Whether a run may upload the event logs the analysis trusts: a run of one of `workflows` (the
+ * execute and recovery workflows) started by dispatch or workflow_run. Event logs come from jobs
+ * that run AI tools, and metrics.json steers the router: an events artifact from any other
+ * workflow (a pull request's CI, which a fork can rewrite) could tilt the figures, so it is not
+ * read. What remains trusted is a run of Switchyard's own workflow; see docs/analysis.md.
+ */
+export function trustedRun(
+  run: { path: string | null; event: string },
+  workflows: readonly string[],
+): boolean {
+  if (run.path === null || !EVENT_RUN_TRIGGERS.has(run.event)) return false;
+  // GitHub may append the ref (`.github/workflows/x.yml@refs/heads/main`).
+  const path = run.path.replace(/^\.\//, "").split("@")[0]!;
+  const file = path.slice(path.lastIndexOf("/") + 1);
+  return workflows.some((w) => {
+    const want = w.replace(/^\.\//, "");
+    return want.includes("/") ? want === path : want === file;
+  });
 }
 
 async function failedJobs(ctx: Context, run: CiRun, attempt: number): Promise<CiFailedJob[]> {
@@ -537,6 +715,7 @@ async function readEventArtifacts(
   i: z.output<typeof RepositoryHistoryInputSchema>,
   since: number,
   until: number,
+  eventRuns: ReadonlySet<number>,
   stats: ReadStats,
   warnings: EventLineWarning[],
 ): Promise<ArtifactsResult> {
@@ -589,8 +768,18 @@ async function readEventArtifacts(
   let expired = 0;
   let refused = 0;
   let firstRefusal = "";
-  for (let n = 0; n < found.length; n++) {
-    const artifact = found[n]!;
+  const untrusted = found.filter((a) => a.workflow_run === null || !eventRuns.has(a.workflow_run.id));
+  if (untrusted.length > 0) {
+    result.gaps.push(
+      `event logs: ${untrusted.length} ${EVENTS_ARTIFACT} ${untrusted.length === 1 ? "artifact" : "artifacts"} ` +
+        `left out: not uploaded by a dispatched or workflow_run run of ${i.eventWorkflows.join(" or ")} ` +
+        `created in the span read (first: artifact ${untrusted[0]!.id}` +
+        `${untrusted[0]!.workflow_run ? ` of run ${untrusted[0]!.workflow_run.id}` : ""})`,
+    );
+  }
+  const trusted = found.filter((a) => !untrusted.includes(a));
+  for (let n = 0; n < trusted.length; n++) {
+    const artifact = trusted[n]!;
     if (artifact.expired) {
       expired++;
       continue;
@@ -607,7 +796,7 @@ async function readEventArtifacts(
     } catch (error) {
       if (error instanceof BudgetExhausted) {
         result.exhausted = true;
-        result.unread = found.length - n;
+        result.unread = trusted.length - n;
         break;
       }
       if (error instanceof ArtifactGoneError) {

@@ -137,10 +137,24 @@ async function history(gh: GithubApi): Promise<void> {
     created_at: daysAgo(1),
     workflow_run: { id: 5, head_sha: SHA },
   });
+  // The execute workflow's dispatched run that uploaded them (the events' trust check), still running.
+  const executeRun = {
+    id: 5,
+    name: "switchyard-execute",
+    path: ".github/workflows/switchyard-execute.yml",
+    workflow_id: 30,
+    head_sha: SHA,
+    event: "workflow_dispatch",
+    status: "in_progress",
+    conclusion: null,
+    run_attempt: 1,
+    created_at: daysAgo(1),
+    display_title: "switchyard #12",
+  };
   gh.scope
     .get(`${API}/actions/runs`)
     .query({ per_page: "100", page: "1", exclude_pull_requests: "true" })
-    .reply(200, { total_count: 0, workflow_runs: [] });
+    .reply(200, { total_count: 1, workflow_runs: [executeRun] });
   gh.scope
     .get(`${API}/actions/artifacts`)
     .query({ name: "switchyard-events", per_page: "100", page: "1" })
@@ -148,6 +162,17 @@ async function history(gh: GithubApi): Promise<void> {
   gh.scope.get(`${API}/actions/artifacts/71/zip`).reply(302, "", { Location: `${BLOB}/a71.zip` });
   nock(BLOB).get("/a71.zip").reply(200, Buffer.from(zip));
   gh.scope.get(`${API}/actions/artifacts/70/zip`).reply(410, { message: "Artifact has expired" });
+  // No recovery comment in the two windows read.
+  gh.scope
+    .get(`${API}/issues/comments`)
+    .query({
+      sort: "updated",
+      direction: "desc",
+      since: new Date(Date.parse(NOW) - 14 * 86_400_000).toISOString(),
+      per_page: "100",
+      page: "1",
+    })
+    .reply(200, []);
 }
 
 function checkRun(gh: GithubApi, existing: number | null): void {
@@ -476,6 +501,7 @@ describe("docs/examples/workflows/switchyard-analyze.yml", () => {
       checks: "write",
       contents: "read",
       issues: "write",
+      "pull-requests": "read",
     });
   });
 

@@ -65,6 +65,10 @@ function history(gh: GithubApi, etag: string | null) {
     .query({ name: "switchyard-events", per_page: "100", page: "1" })
     .reply(200, { total_count: 0, artifacts: [] });
   gh.scope
+    .get("/repos/o/r/issues/comments")
+    .query({ sort: "updated", direction: "desc", since: "2026-02-22T00:00:00.000Z", per_page: "100", page: "1" })
+    .reply(200, []);
+  gh.scope
     .get("/repos/o/r/actions/runs/3/jobs")
     .query(true)
     .reply(200, {
@@ -90,7 +94,15 @@ describe("switchyard analyze --repo", () => {
       to: NOW,
       previous: { from: "2026-02-22T00:00:00.000Z", to: "2026-03-01T00:00:00.000Z" },
     });
-    expect(metrics.workflows).toEqual([{ name: "CI", runs: 3, failures: 1, failure_rate: 0.3333 }]);
+    expect(metrics.workflows).toEqual([
+      {
+        name: "CI",
+        runs: 3,
+        failures: 1,
+        failure_rate: 0.3333,
+        previous: { runs: 1, failures: 1, failure_rate: 1 },
+      },
+    ]);
     expect(metrics.flaky_tests).toEqual([{ name: "CI / unit", flips: 1 }]);
     expect(metrics.gaps).toEqual([
       "job logs: 1 failed job's log is gone (expired or deleted)",
@@ -117,13 +129,15 @@ describe("switchyard analyze --repo", () => {
     ).toBe(0);
     again.done();
     expect(second.out.stdout).toBe(
-      "Analysed o/r: 4 workflow runs, 0 events from 0 event logs, 4 requests (1 answered from the cache); " +
+      "Analysed o/r: 4 workflow runs, 0 events from 0 event logs, 5 requests (1 answered from the cache); " +
         "wrote out/metrics.json, dash.md.\n",
     );
     // No Switchyard events, but CI ran: the dashboard shows CI health rather than "no activity".
     const dashboard = await readFile(path.join(dir, "dash.md"), "utf8");
-    expect(dashboard).toContain("## CI health\n\n| workflow | runs | failures | failure rate |");
-    expect(dashboard).toContain("| CI | 3 | 1 | 33.3% |");
+    expect(dashboard).toContain(
+      "## CI health\n\n| workflow | runs | failures | failure rate | previous window | change |",
+    );
+    expect(dashboard).toContain("| CI | 3 | 1 | 33.3% | 100% of 1 | ▼ 66.7 pts |");
     expect(MetricsSchema.parse(JSON.parse(await readFile(file, "utf8"))).workflows).toEqual(
       metrics.workflows,
     );

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { InputError } from "../../src/core/errors.js";
 import { classify } from "../../src/core/recovery/classify.js";
+import { encodeMarker } from "../../src/core/status-marker.js";
 import { readRepositoryHistory } from "../../src/github/analysis-source.js";
 import { FileCache, MemoryCache } from "../../src/github/conditional-cache.js";
 import { extractEvidence } from "../../src/runner/evidence.js";
@@ -45,6 +46,25 @@ function runsPage(gh: GithubApi, page: number, runs: object[], headers: Record<s
     .reply(200, { total_count: 1000, workflow_runs: runs }, headers);
 }
 
+function comments(gh: GithubApi, list: object[], since = SINCE) {
+  gh.scope
+    .get("/repos/o/r/issues/comments")
+    .query({ sort: "updated", direction: "desc", since, per_page: "100", page: "1" })
+    .reply(200, list);
+}
+
+/** A run of Switchyard's execute workflow, which may upload event logs. */
+function executeRun(id: number, created_at: string, over: Record<string, unknown> = {}) {
+  return wireRun(id, created_at, {
+    name: "switchyard-execute",
+    path: ".github/workflows/switchyard-execute.yml",
+    workflow_id: 30,
+    event: "workflow_dispatch",
+    display_title: "switchyard #5",
+    ...over,
+  });
+}
+
 function noArtifacts(gh: GithubApi) {
   gh.scope
     .get("/repos/o/r/actions/artifacts")
@@ -71,7 +91,11 @@ describe("readRepositoryHistory", () => {
     page1[1] = wireRun(999, "2026-03-07T23:00:00Z", { conclusion: "failure", head_sha: "b".repeat(40) });
     page1[2] = wireRun(998, "2026-03-07T22:00:00Z", { conclusion: "success", run_attempt: 2 });
     runsPage(gh, 1, page1);
-    runsPage(gh, 2, [wireRun(900, "2026-03-02T00:00:00Z"), wireRun(899, "2026-02-20T00:00:00Z")]);
+    runsPage(gh, 2, [
+      executeRun(5, "2026-03-04T23:59:00Z"),
+      wireRun(900, "2026-03-02T00:00:00Z"),
+      wireRun(899, "2026-02-20T00:00:00Z"),
+    ]);
 
     const jsonl =
       eventLine("01J00000000000000000000001", "2026-03-05T00:00:00.000Z", {
@@ -86,13 +110,13 @@ describe("readRepositoryHistory", () => {
       '{"id":"01J00000000000000000000002","at":"2026-03-05T00:0' + // cut short by a failed upload
       "\n";
     const zip = zipSync({ "events.jsonl": strToU8(jsonl) });
-    const artifact = (id: number, expired: boolean, created_at: string) => ({
+    const artifact = (id: number, expired: boolean, created_at: string, run = 5) => ({
       id,
       name: "switchyard-events",
       size_in_bytes: zip.length,
       expired,
       created_at,
-      workflow_run: { id: 5, head_sha: "a".repeat(40) },
+      workflow_run: { id: run, head_sha: "a".repeat(40) },
     });
     gh.scope
       .get("/repos/o/r/actions/artifacts")
@@ -100,6 +124,8 @@ describe("readRepositoryHistory", () => {
       .reply(200, {
         total_count: 3,
         artifacts: [
+          // Uploaded by a push run of CI, not by Switchyard's workflow: not read.
+          artifact(72, false, "2026-03-07T23:30:00Z", 999),
           artifact(71, false, "2026-03-05T00:01:00Z"),
           artifact(70, true, "2026-03-03T00:00:00Z"),
           artifact(60, false, "2026-02-01T00:00:00Z"),
@@ -107,6 +133,7 @@ describe("readRepositoryHistory", () => {
       });
     gh.scope.get("/repos/o/r/actions/artifacts/71/zip").reply(302, "", { Location: `${BLOB}/a71.zip` });
     nock(BLOB).get("/a71.zip").reply(200, Buffer.from(zip));
+    comments(gh, []);
 
     // The failed run's latest jobs; the re-run's first attempt.
     gh.scope
@@ -164,7 +191,7 @@ describe("readRepositoryHistory", () => {
     });
     gh.done();
 
-    expect(history.runs.map((r) => r.id)).toEqual([...page1.slice(1).map((r) => r.id), 900]);
+    expect(history.runs.map((r) => r.id)).toEqual([...page1.slice(1).map((r) => r.id), 5, 900]);
     expect(history.runs[0]).toEqual({
       id: 999,
       workflow: "CI",
@@ -214,12 +241,16 @@ describe("readRepositoryHistory", () => {
       },
     ]);
     expect(history.gaps).toEqual([
+      "event logs: 1 switchyard-events artifact left out: not uploaded by a dispatched or workflow_run run of " +
+        ".github/workflows/switchyard-execute.yml or .github/workflows/switchyard-recover.yml created in the " +
+        "span read (first: artifact 72 of run 999)",
       "event logs: 1 switchyard-events artifact has expired (artifacts are kept for the repository's retention period)",
       "event logs: 1 corrupt or truncated line skipped (first: switchyard-events #71/events.jsonl:2, not valid JSON (truncated or corrupt line))",
       "job logs: 1 failed job's log is gone (expired or deleted)",
     ]);
-    // 2 run pages, 1 artifact list, 1 download, 2 job lists, 2 logs.
-    expect(history.requests).toBe(8);
+    // 2 run pages, 1 artifact list, 1 download, 1 comment list, 2 job lists, 2 logs.
+    expect(history.requests).toBe(9);
+    expect(history.recovery).toEqual({ comments: 0, markers: 0, steps: 0, duplicates: 0 });
     expect(history.budgetExhausted).toBe(false);
   });
 
@@ -271,6 +302,7 @@ describe("readRepositoryHistory", () => {
       until: UNTIL,
       maxRequests: 2,
       events: false,
+      recoveryComments: false,
     });
     gh.done();
     expect(history.jobs).toEqual([
@@ -278,6 +310,7 @@ describe("readRepositoryHistory", () => {
     ]);
     expect(history.gaps).toEqual([
       "event logs: not read (tool and recovery figures need the switchyard-events artifacts)",
+      "recovery: the recovery status comments were not read (the app's recovery steps are not counted)",
       "job logs: 1 failed job's log not read (the budget of 2 requests was used up; raise it or shorten the window)",
     ]);
   });
@@ -286,6 +319,7 @@ describe("readRepositoryHistory", () => {
     const gh = githubApi();
     runsPage(gh, 1, []);
     noArtifacts(gh);
+    comments(gh, []);
     const history = await readRepositoryHistory(octokit, {
       owner: "o",
       repo: "r",
@@ -300,7 +334,7 @@ describe("readRepositoryHistory", () => {
       jobs: [],
       events: [],
       gaps: [],
-      requests: 2,
+      requests: 3,
       input: { files: 0, lines: 0, events: 0, skipped: 0 },
     });
   });
@@ -320,6 +354,7 @@ describe("readRepositoryHistory", () => {
       until: UNTIL,
       maxRequests: 10,
       events: false,
+      recoveryComments: false,
       cache,
     };
 
@@ -351,6 +386,216 @@ describe("readRepositoryHistory", () => {
     expect(two.runs).toEqual(one.runs);
     expect(two.jobs).toEqual(one.jobs);
     expect(two.jobs[0]?.category).toBe("test");
+  });
+
+  it("reads only event logs uploaded by a dispatched or workflow_run run of Switchyard's own workflows", async () => {
+    const gh = githubApi();
+    runsPage(gh, 1, [
+      executeRun(41, "2026-03-06T00:00:00Z"),
+      // A pull request's run of a workflow file at the same path: a fork can write that file.
+      executeRun(42, "2026-03-05T00:00:00Z", { event: "pull_request" }),
+      // The Action-only recovery runs on workflow_run; the ref GitHub appends is ignored.
+      executeRun(43, "2026-03-04T00:00:00Z", {
+        name: "switchyard-recover",
+        path: ".github/workflows/switchyard-recover.yml@refs/heads/main",
+        event: "workflow_run",
+      }),
+      wireRun(44, "2026-03-03T00:00:00Z"),
+    ]);
+    const line = (tool: string, at: string) =>
+      eventLine(`01J0000000000000000000${tool.length}${at.slice(9, 10)}AB`, at, {
+        type: "execute_finished",
+        tool,
+        attempt: 1,
+        outcome: "success",
+        duration_ms: 10,
+        exit_code: 0,
+      }) + "\n";
+    const zips: Record<number, Uint8Array> = {
+      81: zipSync({ "events.jsonl": strToU8(line("claude", "2026-03-06T01:00:00.000Z")) }),
+      82: zipSync({ "events.jsonl": strToU8(line("forged", "2026-03-05T01:00:00.000Z")) }),
+      83: zipSync({ "events.jsonl": strToU8(line("aider", "2026-03-04T01:00:00.000Z")) }),
+      84: zipSync({ "events.jsonl": strToU8(line("forged", "2026-03-03T01:00:00.000Z")) }),
+    };
+    const wire = (id: number, run: number | null, created_at: string) => ({
+      id,
+      name: "switchyard-events",
+      size_in_bytes: zips[id]?.length ?? 100,
+      expired: false,
+      created_at,
+      workflow_run: run === null ? null : { id: run, head_sha: "a".repeat(40) },
+    });
+    gh.scope
+      .get("/repos/o/r/actions/artifacts")
+      .query({ name: "switchyard-events", per_page: "100", page: "1" })
+      .reply(200, {
+        total_count: 5,
+        artifacts: [
+          wire(81, 41, "2026-03-06T02:00:00Z"),
+          wire(82, 42, "2026-03-05T02:00:00Z"),
+          wire(83, 43, "2026-03-04T02:00:00Z"),
+          wire(84, 44, "2026-03-03T02:00:00Z"),
+          wire(85, null, "2026-03-02T02:00:00Z"),
+        ],
+      });
+    for (const id of [81, 83]) {
+      gh.scope
+        .get(`/repos/o/r/actions/artifacts/${id}/zip`)
+        .reply(302, "", { Location: `${BLOB}/a${id}.zip` });
+      nock(BLOB).get(`/a${id}.zip`).reply(200, Buffer.from(zips[id]!));
+    }
+    comments(gh, []);
+    const history = await readRepositoryHistory(octokit, {
+      owner: "o",
+      repo: "r",
+      since: SINCE,
+      until: UNTIL,
+      maxRequests: 20,
+      maxLogs: 0,
+      // As configured: a file name alone matches the file in any folder GitHub reports.
+      eventWorkflows: [".github/workflows/switchyard-execute.yml", "switchyard-recover.yml"],
+    });
+    gh.done();
+    expect(history.events.map((e) => (e.type === "execute_finished" ? e.tool : e.type))).toEqual([
+      "aider",
+      "claude",
+    ]);
+    expect(history.gaps).toEqual([
+      "event logs: 3 switchyard-events artifacts left out: not uploaded by a dispatched or workflow_run run of " +
+        ".github/workflows/switchyard-execute.yml or switchyard-recover.yml created in the span read " +
+        "(first: artifact 82 of run 42)",
+    ]);
+    expect(history.requests).toBe(5);
+  });
+
+  it("adds the app's recovery steps from the ladder states in bot-written recovery comments", async () => {
+    const gh = githubApi();
+    runsPage(gh, 1, [
+      executeRun(51, "2026-03-06T00:00:00Z", {
+        name: "switchyard-recover",
+        path: ".github/workflows/switchyard-recover.yml",
+      }),
+    ]);
+    const head = "c".repeat(40);
+    const state = (pr: number, over: Record<string, unknown>) => ({
+      version: 1,
+      key: `o/r#${pr}`,
+      head_sha: head,
+      category: "lint",
+      step: "done",
+      pending: null,
+      rung: 0,
+      tried: [],
+      attempts: 1,
+      rerun_sha: null,
+      last_attempt_at: "2026-03-04T00:00:00.000Z",
+      seen_ci: [],
+      reason: "fixed",
+      history: [
+        {
+          step: "mechanical",
+          tools: ["prettier"],
+          head_sha: head,
+          at: "2026-03-04T00:00:00.000Z",
+          outcome: "fixed",
+          reason: "ok",
+        },
+      ],
+      ...over,
+    });
+    const bot = { login: "switchyard-app[bot]", type: "Bot" };
+    const comment = (id: number, pr: number, body: string, user = bot) => ({
+      id,
+      node_id: "IC_x",
+      url: `https://api.github.com/repos/o/r/issues/comments/${id}`,
+      html_url: `https://github.com/o/r/pull/${pr}#issuecomment-${id}`,
+      issue_url: `https://api.github.com/repos/o/r/issues/${pr}`,
+      body,
+      user,
+      created_at: "2026-03-04T00:00:00Z",
+      updated_at: "2026-03-05T00:00:00Z",
+      author_association: "NONE",
+    });
+    // The same mechanical fix is in an uploaded event log: counted once.
+    const logged = JSON.stringify({
+      id: "01J00000000000000000000009",
+      at: "2026-03-04T00:00:00.000Z",
+      task_key: "o/r#12",
+      run_id: "51",
+      type: "recovery_step",
+      step: "mechanical",
+      category: "lint",
+      ok: true,
+      reason: "fixed",
+    });
+    const zip = zipSync({ "events.jsonl": strToU8(logged + "\n") });
+    gh.scope
+      .get("/repos/o/r/actions/artifacts")
+      .query({ name: "switchyard-events", per_page: "100", page: "1" })
+      .reply(200, {
+        total_count: 1,
+        artifacts: [
+          {
+            id: 91,
+            name: "switchyard-events",
+            size_in_bytes: zip.length,
+            expired: false,
+            created_at: "2026-03-06T01:00:00Z",
+            workflow_run: { id: 51, head_sha: head },
+          },
+        ],
+      });
+    gh.scope.get("/repos/o/r/actions/artifacts/91/zip").reply(302, "", { Location: `${BLOB}/a91.zip` });
+    nock(BLOB).get("/a91.zip").reply(200, Buffer.from(zip));
+    const quarantined = state(13, {
+      category: "test",
+      step: "quarantine",
+      attempts: 3,
+      history: [
+        {
+          step: "ai",
+          tool: "claude",
+          head_sha: head,
+          at: "2026-03-05T00:00:00.000Z",
+          outcome: "failed",
+          reason: "still red",
+        },
+      ],
+    });
+    comments(gh, [
+      comment(1, 12, `${encodeMarker(state(12, {}), "recovery")}\n## Recovery\nFixed by prettier.`),
+      comment(2, 13, `${encodeMarker(quarantined, "recovery")}\n## Recovery\nQuarantined.`),
+      // A person pasting a marker: text, not state.
+      comment(3, 14, encodeMarker(state(14, {}), "recovery"), { login: "mallory", type: "User" }),
+      // A bot quoting another PR's state on this one: the key does not name this PR.
+      comment(4, 15, encodeMarker(state(12, {}), "recovery")),
+      // A damaged marker.
+      comment(5, 16, "<!-- switchyard:recovery v1 !!!not-base64 -->"),
+      comment(6, 17, "LGTM"),
+    ]);
+    const history = await readRepositoryHistory(octokit, {
+      owner: "o",
+      repo: "r",
+      since: SINCE,
+      until: UNTIL,
+      maxRequests: 20,
+      maxLogs: 0,
+    });
+    gh.done();
+    expect(gh.requests.at(-1)?.operationId).toBe("issues/list-comments-for-repo");
+    expect(history.recovery).toEqual({ comments: 6, markers: 2, steps: 2, duplicates: 1 });
+    expect(
+      history.events.map((e) =>
+        e.type === "recovery_step" ? [e.task_key, e.at, e.step, e.category, e.ok] : e.type,
+      ),
+    ).toEqual([
+      ["o/r#12", "2026-03-04T00:00:00.000Z", "mechanical", "lint", true],
+      ["o/r#13", "2026-03-05T00:00:00.000Z", "ai", "test", false],
+      ["o/r#13", "2026-03-05T00:00:00Z", "quarantine", "test", true],
+    ]);
+    expect(history.gaps).toEqual([
+      "recovery: 1 recovery comment's switchyard:recovery marker could not be read (edited or damaged)",
+    ]);
   });
 
   it("refuses a window that ends before it starts", async () => {

@@ -403,7 +403,9 @@ export class MetricsAccumulator {
       window.stepsToGreen += greenAfter;
       window.stepsToGreenMax = Math.max(window.stepsToGreenMax ?? 0, greenAfter);
     }
-    if (event.step === "quarantine" && event.ok !== false) window.quarantines++;
+    // A decided quarantine step is a failure handed to a person, whatever its ok says: writers
+    // differ (the recovery flow logs ok false, recovery having failed; others log true).
+    if (event.step === "quarantine" && event.ok !== null) window.quarantines++;
     const flakyRerun = event.category === "flaky" && event.step === "rerun";
     if (flakyRerun) window.flaky++;
 

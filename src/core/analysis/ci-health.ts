@@ -357,6 +357,7 @@ export function withCiHealth(metrics: Metrics, health: CiHealth): Metrics {
       runs: w.runs,
       failures: w.failures,
       failure_rate: w.failure_rate,
+      previous: { ...w.previous },
     })),
     flaky_tests: [...flaky]
       .sort((a, b) => b[1] - a[1] || compare(a[0], b[0]))
@@ -385,6 +386,8 @@ export interface RepositoryAnalysisInput {
   runs: readonly CiRun[];
   jobs: readonly CiFailedJob[];
   input: InputFigures;
+  /** Recovery status comments whose ladder state was read; their steps are among `events`. */
+  recovery?: { markers: number };
   /** What the reading could not cover (budget, expired artifacts and logs). */
   gaps: readonly string[];
 }
@@ -410,9 +413,10 @@ export function analyzeRepository(
   });
   const metrics = buildMetrics(accumulator.result(), {
     repository: source.repository,
-    // With no event log read there is no input to describe; leaving it out also keeps the
-    // dashboard from calling a window with workflow runs but no Switchyard events empty.
-    ...(source.input.files > 0 ? { input: source.input } : {}),
+    input: {
+      ...source.input,
+      ...(source.recovery !== undefined ? { recovery_markers: source.recovery.markers } : {}),
+    },
     gaps: source.gaps,
     ...(options.generatedAt !== undefined ? { generatedAt: options.generatedAt } : {}),
   });

@@ -53,19 +53,38 @@ export function renderDashboard(metrics: Metrics, options: DashboardOptions = {}
     return out.join("\n").trimEnd() + "\n";
   }
 
-  out.push(...summarySection(metrics, overall));
-  out.push(...toolsSection(metrics, overall));
-  out.push(...recoverySection(metrics));
+  if (hasSwitchyardActivity(metrics)) {
+    out.push(...summarySection(metrics, overall));
+    out.push(...toolsSection(metrics, overall));
+    out.push(...recoverySection(metrics));
+  } else {
+    out.push(
+      `> No Switchyard activity between ${formatTime(window.from)} and ${formatTime(window.to)}; ` +
+        "the repository's CI health is below.",
+      "",
+    );
+  }
   out.push(...listSections(metrics, maxRows));
   out.push(...gapsSection(metrics));
   return out.join("\n").trimEnd() + "\n";
 }
 
-/** No event at all in the window: what the dashboard says instead of empty tables. */
+/**
+ * Nothing happened in the window: no Switchyard event and no workflow run. A window with CI runs
+ * but no Switchyard events is not empty: its CI health is the news.
+ */
 function isEmpty(m: Metrics): boolean {
+  if (m.workflows.some((w) => w.runs > 0)) return false;
   if (m.input) return m.input.in_window === 0;
   const ran = m.tools.some((t) => t.attempts > 0 || Object.values(t.outcomes ?? {}).some((n) => n > 0));
-  return !ran && m.recovery.length === 0 && m.signatures.length === 0 && m.workflows.length === 0;
+  return !ran && m.recovery.length === 0 && m.signatures.length === 0;
+}
+
+/** Whether the window holds any Switchyard event (tool runs or recovery steps). */
+function hasSwitchyardActivity(m: Metrics): boolean {
+  if (m.input) return m.input.in_window > 0;
+  const ran = m.tools.some((t) => t.attempts > 0 || Object.values(t.outcomes ?? {}).some((n) => n > 0));
+  return ran || m.recovery.length > 0;
 }
 
 function summarySection(m: Metrics, overall: ToolMetrics[]): string[] {
@@ -270,16 +289,26 @@ function listSections(m: Metrics, maxRows: number): string[] {
   }
   if (m.workflows.length > 0) {
     out.push("## CI health", "");
+    const trend = m.workflows.some((w) => w.previous !== undefined);
     out.push(
       ...table(
-        ["workflow", "runs", "failures", "failure rate"],
+        ["workflow", "runs", "failures", "failure rate", ...(trend ? ["previous window", "change"] : [])],
         m.workflows.map((w) => [
           escapeText(w.name),
           String(w.runs),
           String(w.failures),
           w.failure_rate === null ? "—" : percent(w.failure_rate),
+          ...(trend
+            ? [
+                w.previous
+                  ? `${w.previous.failure_rate === null ? "—" : percent(w.previous.failure_rate)} of ${w.previous.runs}`
+                  : "—",
+                // Failure rate going up is the bad direction: the arrow shows the rate's own move.
+                w.previous ? rateTrend(w.failure_rate, w.previous.failure_rate) : "—",
+              ]
+            : []),
         ]),
-        "lrrr",
+        trend ? "lrrrrr" : "lrrr",
       ),
       "",
     );
@@ -301,8 +330,12 @@ function gapsSection(m: Metrics): string[] {
   }
   if (m.input) {
     const i = m.input;
+    const markers =
+      i.recovery_markers !== undefined
+        ? `, the ladder state of ${plural(i.recovery_markers, "recovery comment")}`
+        : "";
     out.push(
-      `<sub>Read ${plural(i.files, "file")}, ${plural(i.lines, "line")}, ${plural(i.events, "event")} ` +
+      `<sub>Read ${plural(i.files, "file")}, ${plural(i.lines, "line")}, ${plural(i.events, "event")}${markers} ` +
         `(${i.in_window} in this window, ${i.in_previous_window} in the previous one, ${i.outside_windows} outside); ` +
         `${plural(i.skipped, "corrupt line")} skipped.</sub>`,
       "",

@@ -15,6 +15,8 @@ export interface InputFigures {
   lines: number;
   events: number;
   skipped: number;
+  /** Recovery status comments whose ladder state was read, when the door reads them. */
+  recovery_markers?: number;
 }
 
 export interface BuildMetricsOptions {

@@ -81,6 +81,8 @@ export const MetricsSchema = z
         runs: z.number().int().min(0),
         failures: z.number().int().min(0),
         failure_rate: Rate.nullable(),
+        /** The window before, for the trend. */
+        previous: z.strictObject({ runs: Count, failures: Count, failure_rate: Rate.nullable() }).optional(),
       }),
     ),
     flaky_tests: z.array(z.strictObject({ name: z.string(), flips: z.number().int().min(1) })),
@@ -101,6 +103,8 @@ export const MetricsSchema = z
         lines: Count,
         events: Count,
         skipped: Count,
+        /** Recovery status comments whose ladder state was read (the app's recovery steps). */
+        recovery_markers: Count.optional(),
         in_window: Count,
         in_previous_window: Count,
         outside_windows: Count,

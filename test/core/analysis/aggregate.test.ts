@@ -150,6 +150,19 @@ describe("MetricsAccumulator: windows", () => {
 });
 
 describe("MetricsAccumulator: recovery", () => {
+  it("counts a quarantine whatever its ok says, but not an undecided one", async () => {
+    const log = new LogBuilder();
+    // The recovery flow logs its quarantines with ok false (the recovery failed).
+    await log.step(daysAgo(2), { task_key: "o/r#1", step: "quarantine", category: "build", ok: false });
+    await log.step(daysAgo(2), { task_key: "o/r#2", step: "quarantine", category: "build", ok: true });
+    await log.step(daysAgo(2), { task_key: "o/r#3", step: "quarantine", category: "build", ok: null });
+    const c = analyzeEvents(log.events, week).current;
+    expect(c.quarantines).toBe(2);
+    expect(c.recovery).toEqual([
+      { category: "build", step: "quarantine", attempts: 2, successes: 1, undecided: 1 },
+    ]);
+  });
+
   it("counts steps per category and step, episodes to green, quarantines and flaky reruns", async () => {
     const log = new LogBuilder();
     // #1: a test failure fixed by the second step (rerun failed, ai fixed it).

@@ -225,7 +225,15 @@ describe("withCiHealth", () => {
       { now: NOW, window_ms: WEEK },
     );
     const merged = withCiHealth(metrics, health);
-    expect(merged.workflows).toEqual([{ name: "CI", runs: 2, failures: 1, failure_rate: 0.5 }]);
+    expect(merged.workflows).toEqual([
+      {
+        name: "CI",
+        runs: 2,
+        failures: 1,
+        failure_rate: 0.5,
+        previous: { runs: 0, failures: 0, failure_rate: null },
+      },
+    ]);
     expect(merged.flaky_tests).toEqual([{ name: "CI / e2e", flips: 2 }]);
     expect(merged.signatures).toEqual([
       {
@@ -275,7 +283,15 @@ describe("analyzeRepository", () => {
       ["aider", undefined, 1, 1],
       ["aider", "bugfix", 1, 1],
     ]);
-    expect(metrics.workflows).toEqual([{ name: "CI", runs: 1, failures: 1, failure_rate: 1 }]);
+    expect(metrics.workflows).toEqual([
+      {
+        name: "CI",
+        runs: 1,
+        failures: 1,
+        failure_rate: 1,
+        previous: { runs: 0, failures: 0, failure_rate: null },
+      },
+    ]);
     expect(metrics.input).toEqual({
       files: 1,
       lines: 2,
@@ -287,5 +303,88 @@ describe("analyzeRepository", () => {
     });
     expect(metrics.gaps).toEqual(["event logs: 1 corrupt or truncated line skipped"]);
     expect(health.failures).toBe(1);
+  });
+
+  it("carries each workflow's previous window into metrics.json for the trend", () => {
+    const runs = [
+      run({ created_at: "2026-03-07T10:00:00Z", workflow: "Build", workflow_id: 20, conclusion: "failure" }),
+      run({ created_at: "2026-03-06T10:00:00Z", workflow: "Build", workflow_id: 20, head_sha: SHA_B }),
+      run({
+        created_at: "2026-02-28T10:00:00Z",
+        workflow: "Build",
+        workflow_id: 20,
+        head_sha: "c".repeat(40),
+      }),
+      run({
+        created_at: "2026-02-27T10:00:00Z",
+        workflow: "Build",
+        workflow_id: 20,
+        head_sha: "d".repeat(40),
+      }),
+      run({
+        created_at: "2026-02-26T10:00:00Z",
+        workflow: "Build",
+        workflow_id: 20,
+        head_sha: "e".repeat(40),
+        conclusion: "failure",
+      }),
+    ];
+    const { metrics } = analyzeRepository(
+      {
+        repository: "o/r",
+        events: [],
+        runs,
+        jobs: [],
+        input: { files: 0, lines: 0, events: 0, skipped: 0 },
+        gaps: [],
+      },
+      { now: NOW, window_ms: WEEK },
+    );
+    expect(metrics.workflows).toEqual([
+      {
+        name: "Build",
+        runs: 2,
+        failures: 1,
+        failure_rate: 0.5,
+        previous: { runs: 3, failures: 1, failure_rate: 0.3333 },
+      },
+    ]);
+  });
+
+  it("describes what was read even when no event log was, with the recovery comments' states counted", () => {
+    const { metrics } = analyzeRepository(
+      {
+        repository: "o/r",
+        events: [
+          {
+            type: "recovery_step",
+            at: "2026-03-04T00:00:00.000Z",
+            task_key: "o/r#9",
+            step: "rerun",
+            category: "infra",
+            ok: true,
+          },
+        ],
+        runs: [],
+        jobs: [],
+        input: { files: 0, lines: 0, events: 0, skipped: 0 },
+        recovery: { markers: 1 },
+        gaps: [],
+      },
+      { now: NOW, window_ms: WEEK },
+    );
+    expect(metrics.input).toEqual({
+      files: 0,
+      lines: 0,
+      events: 0,
+      skipped: 0,
+      recovery_markers: 1,
+      in_window: 1,
+      in_previous_window: 0,
+      outside_windows: 0,
+    });
+    expect(metrics.recovery).toEqual([
+      { category: "infra", step: "rerun", attempts: 1, successes: 1, undecided: 0 },
+    ]);
   });
 });

@@ -141,6 +141,63 @@ describe("renderDashboard", () => {
     );
   });
 
+  it("shows CI health with its trend when the window had workflow runs but no Switchyard event", () => {
+    const metrics = {
+      ...buildMetrics(analyzeEvents([], week), {
+        repository: "acme/widgets",
+        input: { files: 0, lines: 0, events: 0, skipped: 0 },
+      }),
+      workflows: [
+        {
+          name: "CI",
+          runs: 10,
+          failures: 3,
+          failure_rate: 0.3,
+          previous: { runs: 8, failures: 1, failure_rate: 0.125 },
+        },
+        {
+          name: "Docs",
+          runs: 2,
+          failures: 0,
+          failure_rate: 0,
+          previous: { runs: 0, failures: 0, failure_rate: null },
+        },
+      ],
+    };
+    const md = renderDashboard(metrics);
+    expect(md).toContain(
+      "> No Switchyard activity between 2026-02-22 12:00 UTC and 2026-03-01 12:00 UTC; " +
+        "the repository's CI health is below.\n",
+    );
+    expect(md).toContain(
+      "## CI health\n\n" +
+        "| workflow | runs | failures | failure rate | previous window | change |\n" +
+        "| --- | ---: | ---: | ---: | ---: | ---: |\n" +
+        "| CI | 10 | 3 | 30% | 12.5% of 8 | ▲ 17.5 pts |\n" +
+        "| Docs | 2 | 0 | 0% | — of 0 | — |\n",
+    );
+    expect(md).not.toContain("## Summary");
+    expect(md).not.toContain("## Tools");
+  });
+
+  it("says the window is empty only when it had neither events nor workflow runs", () => {
+    const metrics = {
+      ...buildMetrics(analyzeEvents([], week), { input: { files: 0, lines: 0, events: 0, skipped: 0 } }),
+      workflows: [
+        {
+          name: "CI",
+          runs: 0,
+          failures: 0,
+          failure_rate: null,
+          previous: { runs: 4, failures: 0, failure_rate: 0 },
+        },
+      ],
+    };
+    const md = renderDashboard(metrics);
+    expect(md).toContain("> No Switchyard activity between 2026-02-22 12:00 UTC and 2026-03-01 12:00 UTC.\n");
+    expect(md).not.toContain("## CI health");
+  });
+
   it("shows outside text as code, so it cannot ping, inject markup or break a table", async () => {
     const log = new LogBuilder();
     const nasty = "FAIL `a|b` @octocat <img src=x onerror=alert(1)>\n![x](https://evil.example)";
