@@ -7,10 +7,9 @@ import { renderEvidence } from "../core/recovery/render.js";
 import type { Classification, Evidence } from "../core/recovery/schema.js";
 import { branchSlug } from "../core/task/slug.js";
 import type { RecoveryFixContext, RecoveryFixResult } from "../runner/recover-fix.js";
-import { GitHubApiError, apiErrorText, gitHubApiError, statusOf } from "./errors.js";
 import { GitDataCommitPort } from "./git-data-commit.js";
 import type { GitHubClient } from "./octokit.js";
-import { PR_BODY_LIMIT, PR_TITLE_LIMIT, cutAt } from "./pull-request.js";
+import { PR_BODY_LIMIT, cutAt, upsertDraftPullRequest } from "./pull-request.js";
 
 /**
  * Where a recovery's fix lands, and landing it:
@@ -295,7 +294,8 @@ export async function deliverFix(input: DeliverFixInput): Promise<DeliveryResult
     };
   }
   const where = context.pr_number !== null ? `#${context.pr_number}` : context.head_ref;
-  const pr = await upsertFixPullRequest(input.octokit, {
+  // Created or edited like a task's PR, but closing no issue: its base is usually a person's branch.
+  const pr = await upsertDraftPullRequest(input.octokit, {
     owner: input.owner,
     repo: input.repo,
     head: target.branch,
@@ -313,112 +313,4 @@ export async function deliverFix(input: DeliverFixInput): Promise<DeliveryResult
     report,
     notes,
   };
-}
-
-const PullSchema = z.object({
-  number: z.number().int(),
-  html_url: z.string(),
-  draft: z.boolean().optional(),
-});
-type Pull = z.infer<typeof PullSchema>;
-
-function pull(data: unknown, what: string): Pull {
-  const parsed = PullSchema.safeParse(data);
-  if (!parsed.success) throw new GitHubApiError(`GitHub's answer to ${what} is not a pull request`, null);
-  return parsed.data;
-}
-
-interface FixPullInput {
-  owner: string;
-  repo: string;
-  head: string;
-  base: string;
-  title: string;
-  body: string;
-}
-
-/**
- * The fix PR, created or edited. Unlike a task's PR it closes no issue (its base is usually the
- * person's branch, where closing keywords do nothing), and its base is set again on an edit in
- * case the PR was retargeted.
- */
-export async function upsertFixPullRequest(
-  octokit: GitHubClient,
-  i: FixPullInput,
-): Promise<{ number: number; url: string; created: boolean; draft: boolean; note: string | null }> {
-  const title = cutAt(i.title.replace(/\s+/g, " ").trim(), PR_TITLE_LIMIT);
-  const body = cutAt(i.body, PR_BODY_LIMIT);
-  const context = { permission: "pull_requests: write" };
-  const find = async (): Promise<Pull | null> => {
-    try {
-      const { data } = await octokit.request("GET /repos/{owner}/{repo}/pulls", {
-        owner: i.owner,
-        repo: i.repo,
-        head: `${i.owner}:${i.head}`,
-        state: "open",
-      });
-      const list = z.array(z.unknown()).safeParse(data);
-      if (!list.success) throw new GitHubApiError("GitHub's list of pull requests is not a list", null);
-      return list.data.length > 0 ? pull(list.data[0], "GET pulls") : null;
-    } catch (error) {
-      if (error instanceof GitHubApiError) throw error;
-      throw gitHubApiError(error, {
-        doing: `looking for the fix pull request from ${i.head}`,
-        permission: "pull_requests: read",
-      });
-    }
-  };
-  const update = async (pr: Pull, note: string | null) => {
-    try {
-      const { data } = await octokit.request("PATCH /repos/{owner}/{repo}/pulls/{pull_number}", {
-        owner: i.owner,
-        repo: i.repo,
-        pull_number: pr.number,
-        title,
-        body,
-      });
-      const p = pull(data, "PATCH pulls");
-      return { number: p.number, url: p.html_url, created: false, draft: p.draft ?? false, note };
-    } catch (error) {
-      if (error instanceof GitHubApiError) throw error;
-      throw gitHubApiError(error, { doing: `updating fix pull request #${pr.number}`, ...context });
-    }
-  };
-
-  const existing = await find();
-  if (existing !== null) return update(existing, null);
-  let draft = true;
-  let note: string | null = null;
-  for (;;) {
-    try {
-      const { data } = await octokit.request("POST /repos/{owner}/{repo}/pulls", {
-        owner: i.owner,
-        repo: i.repo,
-        head: i.head,
-        base: i.base,
-        title,
-        body,
-        draft,
-      });
-      const p = pull(data, "POST pulls");
-      return { number: p.number, url: p.html_url, created: true, draft: p.draft ?? false, note };
-    } catch (error) {
-      if (error instanceof GitHubApiError) throw error;
-      const said = statusOf(error) === 422 ? apiErrorText(error) : "";
-      if (draft && /draft pull requests are not supported/i.test(said)) {
-        draft = false;
-        note =
-          "this repository does not support draft pull requests, so the fix PR was opened ready for review";
-        continue;
-      }
-      if (/a pull request already exists/i.test(said)) {
-        const now = await find();
-        if (now !== null) return update(now, note);
-      }
-      throw gitHubApiError(error, {
-        doing: `opening the fix pull request from ${i.head} into ${i.base}`,
-        ...context,
-      });
-    }
-  }
 }

@@ -22,9 +22,10 @@ export interface UpsertPullRequestInput {
   /** The branch to merge into, usually the default branch. */
   base: string;
   title: string;
-  /** The execution report. `Closes #<issueNumber>` is added when it does not say so already. */
+  /** The report. With `issueNumber`, `Closes #<issueNumber>` is added when it does not say so already. */
   body: string;
-  issueNumber: number;
+  /** The issue a task's PR closes; a fix PR closes none (its base is usually a person's branch). */
+  issueNumber?: number;
 }
 
 export interface UpsertPullRequestResult {
@@ -43,7 +44,7 @@ const InputSchema = z.strictObject({
   base: z.string().min(1),
   title: z.string().trim().min(1, "a pull request needs a title"),
   body: z.string(),
-  issueNumber: z.number().int().positive(),
+  issueNumber: z.number().int().positive().optional(),
 });
 
 const PullSchema = z.object({
@@ -68,15 +69,19 @@ export function cutAt(text: string, max: number): string {
  * The body as sent: the report with a closing reference to the issue, cut to GitHub's limit with
  * a visible note. The reference goes first when it is added, so a cut never removes it.
  */
-export function pullRequestBody(report: string, issueNumber: number): { body: string; truncated: boolean } {
-  const prefix = closes(issueNumber).test(report) ? "" : `Closes #${issueNumber}\n\n`;
+export function pullRequestBody(
+  report: string,
+  issueNumber?: number,
+): { body: string; truncated: boolean } {
+  const closesIssue = (text: string) => issueNumber === undefined || closes(issueNumber).test(text);
+  const prefix = closesIssue(report) ? "" : `Closes #${issueNumber}\n\n`;
   if (prefix.length + report.length <= PR_BODY_LIMIT) return { body: prefix + report, truncated: false };
   const note =
     `\n\n---\n_This report was cut to fit GitHub's limit of ${PR_BODY_LIMIT.toLocaleString("en-US")} ` +
     `characters (it had ${report.length.toLocaleString("en-US")}); the full report is in the run's job summary._`;
   let kept = cutAt(report, PR_BODY_LIMIT - prefix.length - note.length);
   // The cut may have removed the only closing reference the report had.
-  const lead = prefix === "" && !closes(issueNumber).test(kept) ? `Closes #${issueNumber}\n\n` : prefix;
+  const lead = prefix === "" && !closesIssue(kept) ? `Closes #${issueNumber}\n\n` : prefix;
   kept = cutAt(kept, PR_BODY_LIMIT - lead.length - note.length);
   return { body: lead + kept + note, truncated: true };
 }

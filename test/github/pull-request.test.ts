@@ -211,6 +211,8 @@ describe("upsertDraftPullRequest", () => {
 describe("pullRequestBody", () => {
   it("adds the closing reference first and leaves a short report alone", () => {
     expect(pullRequestBody("report", 7)).toEqual({ body: "Closes #7\n\nreport", truncated: false });
+    // A fix PR closes no issue.
+    expect(pullRequestBody("report")).toEqual({ body: "report", truncated: false });
     expect(pullRequestBody("Resolves #7", 7)).toEqual({ body: "Resolves #7", truncated: false });
     // #70 is another issue.
     expect(pullRequestBody("Closes #70", 7)).toEqual({ body: "Closes #7\n\nCloses #70", truncated: false });
