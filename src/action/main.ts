@@ -47,6 +47,7 @@ async function runMode(inputs: ActionInputs, env: NodeJS.ProcessEnv, deps: ModeD
           githubToken: inputs["github-token"],
           configPath: inputs["config-path"],
           ...(inputs.recovery !== undefined ? { recovery: inputs.recovery } : {}),
+          deliver: inputs.deliver,
         },
         env,
         deps,

@@ -8,6 +8,7 @@ import {
 } from "../github/recovery-flow.js";
 import { GitHubApiError, gitHubApiError } from "../github/errors.js";
 import type { GitHubClient } from "../github/octokit.js";
+import { completeRecoverRun, isRecoverRunTitle, type RecoverCompleteOutcome } from "./recover-complete.js";
 import { loadRepoConfig } from "./repo-config.js";
 import type { RouteLog } from "./route-issue.js";
 
@@ -23,6 +24,9 @@ import type { RouteLog } from "./route-issue.js";
  *   job logs Switchyard can read, and its own app's suites are its own check runs;
  * - then the configuration (1-2 requests) and the guards (recovery-flow.ts), which leave out
  *   Switchyard's own execute and recover workflows, unwatched workflows, forks, drafts, …
+ *
+ * Runs of the recover workflow titled for a step the app dispatched go to recover-complete.ts,
+ * which checks where the run came from and commits its fix bundle as the app.
  *
  * When the app receives both events for one Actions run (it subscribes to both), the second is
  * recognised by its CI id (`<run_id>:<attempt>`) once the first has stored its state.
@@ -50,6 +54,8 @@ export type RecoverRunOutcome =
   | { action: "ignored"; reason: string }
   | { action: "invalid-config"; reason: string }
   | { action: "handled"; outcome: RecoveryOutcome }
+  /** A run of the recover workflow the app dispatched: its step's answer (recover-complete.ts). */
+  | { action: "step"; outcome: RecoverCompleteOutcome }
   | { action: "error"; message: string };
 
 export const ACTIONS_APP_SLUG = "github-actions";
@@ -72,6 +78,7 @@ const WorkflowRunSchema = z.looseObject({
   id: z.number().int().positive(),
   run_attempt: z.number().int().min(1).nullish(),
   name: z.string().nullish(),
+  display_title: z.string().nullish(),
   path: z.string().nullish(),
   conclusion: z.string().nullable(),
   head_sha: z.string(),
@@ -108,6 +115,15 @@ export async function onRecoverableRun(
   if (!parsed.success) return ignore(context, "the workflow_run payload is not what GitHub documents");
   const { workflow_run: run, repository } = parsed.data;
   if (parsed.data.action !== "completed") return ignore(context, `workflow_run.${parsed.data.action}`);
+  // The recover workflow's own runs answer a step the app dispatched; they are never recovered.
+  if (isRecoverRunTitle(run.display_title)) {
+    try {
+      return { action: "step", outcome: await completeRecoverRun(context, deps) };
+    } catch (error) {
+      // The step stays in progress: a redelivery of this webhook may still record it.
+      return failed(context, error, `the step of recover run ${run.id} in ${repository.full_name}`);
+    }
+  }
   return recover(context, deps, repository, fromWorkflowRun(run, repository.id, ACTIONS_APP_SLUG));
 }
 

@@ -22,6 +22,7 @@ import {
   RecoveryKeySchema,
   MAX_FIXERS,
   type LadderAction,
+  type LadderDispatch,
   type LadderEntry,
   type LadderEvent,
   type LadderResult,
@@ -483,8 +484,16 @@ export async function applyRecovery(
         ref: t.default_branch,
         dispatch,
       });
-      if (sent.ok) done.push(`dispatched ${sent.workflow_id} (${describeAction(action)})`);
-      else problem = sent.reason;
+      if (sent.ok) {
+        done.push(`dispatched ${sent.workflow_id} (${describeAction(action)})`);
+        // What the app will check the recover run against when it completes (recover-complete.ts).
+        const record: LadderDispatch = {
+          workflow: deps.config.recovery.workflow,
+          at: deps.now,
+          ref: t.default_branch,
+        };
+        result = { ...result, state: { ...result.state!, dispatch: record } };
+      } else problem = sent.reason;
     }
     break;
   }
@@ -731,6 +740,178 @@ export async function reportStepResult(
     result,
   };
   return applyRecovery(octokit, plan, input);
+}
+
+// --- the app's side of a dispatched step (app mode, deliver: artifact) ---------------------------
+
+/**
+ * The title the recover workflow gives a run (its `run-name`), from the dispatch's own input: the
+ * runs API does not return dispatch inputs, so the title is how the app ties a completed run to
+ * the recovery, the attempt and the failing head it dispatched it for. Keep the two in step:
+ * .github/workflows/switchyard-recover.yml spells the same text with fromJSON(inputs.recovery).
+ */
+export function recoverRunTitle(d: Pick<RecoveryDispatch, "key" | "attempt" | "head_sha">): string {
+  return `switchyard recover ${d.key} (attempt ${d.attempt}) at ${d.head_sha}`;
+}
+
+const RECOVER_TITLE =
+  /^switchyard recover (\S+) \(attempt ([1-9]\d{0,3})\) at ([0-9a-f]{40}(?:[0-9a-f]{24})?)$/;
+
+/** The recovery a run title names, or null for any other title (not a recover run of the app's). */
+export function parseRecoverRunTitle(
+  title: string | null | undefined,
+): { key: string; attempt: number; head_sha: string } | null {
+  const m = RECOVER_TITLE.exec(title ?? "");
+  if (m === null || !RecoveryKeySchema.safeParse(m[1]).success) return null;
+  return { key: m[1]!, attempt: Number(m[2]), head_sha: m[3]! };
+}
+
+export interface LoadRecoveryInput {
+  owner: string;
+  repo: string;
+  default_branch: string;
+  key: string;
+  /** The failing head the step was dispatched for: where a branch's state rides. */
+  head_sha: string;
+  author: StateAuthor;
+  /** The run the report is about (the recover run), for the check run's link and the events. */
+  run: { id: number; attempt: number; html_url: string | null };
+}
+
+export type LoadedRecovery =
+  { ok: true; target: RecoveryTarget } | { ok: false; reason: string; target: RecoveryTarget | null };
+
+/**
+ * The recovery a dispatched step belongs to: its PR (from the key) and the stored ladder state,
+ * read from the same places planRecovery reads them.
+ */
+export async function loadRecovery(octokit: GitHubClient, input: LoadRecoveryInput): Promise<LoadedRecovery> {
+  const key = RecoveryKeySchema.safeParse(input.key);
+  if (!key.success) throw new InputError(`Cannot load the recovery: key: ${firstIssue(key.error)}`);
+  if (!ShaSchema.safeParse(input.head_sha).success)
+    throw new InputError("Cannot load the recovery: head_sha: a full commit SHA (40 or 64 hex digits)");
+  const { owner, repo } = input;
+  const m = /^([^/]+)\/([^#@]+)(?:#(\d+)|@(.+))$/.exec(key.data)!;
+  if (`${m[1]}/${m[2]}`.toLowerCase() !== `${owner}/${repo}`.toLowerCase()) {
+    return { ok: false, reason: `${key.data} is not a recovery of ${owner}/${repo}`, target: null };
+  }
+  const pr = m[3] === undefined ? null : await readPr(octokit, owner, repo, Number(m[3]));
+  const head_branch = pr === null ? m[4]! : pr.head_ref;
+  const stored = await readState(octokit, {
+    owner,
+    repo,
+    key: key.data,
+    pr,
+    head_sha: input.head_sha,
+    author: input.author,
+  });
+  const { state: _s, head_sha: _h, ...prRef } = pr ?? { state: "", head_sha: "" };
+  const target: RecoveryTarget = {
+    owner,
+    repo,
+    key: key.data,
+    head_sha: input.head_sha,
+    head_branch,
+    default_branch: input.default_branch,
+    pr: pr === null ? null : (prRef as RecoveryPr),
+    ci: {
+      run_id: input.run.id,
+      run_attempt: input.run.attempt,
+      conclusion: null,
+      head_sha: input.head_sha,
+      head_branch,
+      head_repo_full_name: `${owner}/${repo}`,
+      pull_requests: pr === null ? [] : [pr.number],
+      html_url: input.run.html_url,
+    },
+    ci_id: `${input.run.id}:${input.run.attempt}`,
+    comment: stored.comment,
+    state: stored.state,
+  };
+  if (stored.problem !== null) return { ok: false, reason: stored.problem, target };
+  return { ok: true, target };
+}
+
+export interface DispatchedStepInput {
+  result: "committed" | "no_fix" | "unavailable";
+  commit_sha?: string;
+  reason: string;
+  /** The recover run the app accepted for the step: recorded, so no other run can replace it. */
+  run: { id: number; attempt: number };
+  config: Config;
+  now: string;
+  circuit?: (tool: string) => ToolCircuit;
+  available?: (tool: string) => ToolAvailability;
+}
+
+/**
+ * The step the app dispatched has an answer (the recover run's fix bundle, or its failure): fed
+ * to the ladder as the step's result, with the accepted run recorded in the state's dispatch
+ * record, then carried out and recorded like any other plan (the next rung may be dispatched).
+ * The step's tools are the state's own, not the run's: the run is only believed about its result.
+ */
+export async function finishDispatchedStep(
+  octokit: GitHubClient,
+  target: RecoveryTarget,
+  input: DispatchedStepInput,
+): Promise<RecoveryOutcome> {
+  const state = target.state;
+  if (state === null || state.pending !== "tool") {
+    throw new InputError(`Cannot record the step of ${target.key}: no step of it is waiting for a run`);
+  }
+  const event: LadderEvent = {
+    kind: "step_result",
+    result: input.result,
+    ...(state.step === "mechanical" && state.tools ? { tools: state.tools } : { tool: state.tool! }),
+    ...(input.commit_sha !== undefined ? { commit_sha: input.commit_sha } : {}),
+    reason: input.reason.slice(0, 2000) || "no reason given",
+  };
+  let result = nextAction(state, {
+    key: target.key,
+    event,
+    now: input.now,
+    config: input.config,
+    circuit: input.circuit,
+    available: input.available,
+  });
+  if (result.state !== null && state.dispatch !== undefined) {
+    const accepted = { ...state.dispatch, run_id: input.run.id, run_attempt: input.run.attempt };
+    result = { ...result, state: { ...result.state, dispatch: accepted } };
+  }
+  const plan: RecoveryPlan = {
+    kind: "decided",
+    target,
+    guards: null,
+    evidence: null,
+    gaps: [],
+    failed_jobs: [],
+    classification: null,
+    result,
+  };
+  return applyRecovery(octokit, plan, input);
+}
+
+/**
+ * A run that claims to be the dispatched step's and is not (another workflow, a hand-made
+ * dispatch, a fork, an older run): said on the switchyard/recover check run, which stays in
+ * progress because the step still waits for its real run. The stored state is not touched (on a
+ * branch it rides in the check run's text, so it is written back unchanged).
+ */
+export async function reportRefusedRun(
+  octokit: GitHubClient,
+  target: RecoveryTarget,
+  input: { run_id: number; reason: string; now: string },
+): Promise<void> {
+  const state = target.state;
+  await checkRun(octokit, target, {
+    status: "in_progress",
+    title: `Refused recover run ${input.run_id}`,
+    summary:
+      `Switchyard refused the result of run ${input.run_id}: ${input.reason}. Nothing was committed; ` +
+      "the recovery still waits for the run the app dispatched.",
+    ...(target.pr === null && state !== null ? { marker: state } : {}),
+    now: input.now,
+  });
 }
 
 // --- a person's reset -------------------------------------------------------------------------

@@ -525,19 +525,24 @@ describe("the recover workflows", () => {
     expect(wf.on.workflow_dispatch!.inputs!.recovery).toMatchObject({ required: true, type: "string" });
     expect(wf.permissions).toEqual({});
     const job = wf.jobs.recover!;
-    expect(job.permissions).toEqual({
-      contents: "write",
-      "pull-requests": "write",
-      checks: "write",
-      actions: "write",
-    });
+    // Read-only: the app commits the fix after checking where the bundle came from.
+    expect(job.permissions).toEqual({ contents: "read", actions: "read", checks: "read" });
     const checkout = job.steps.find((s) => s.uses?.startsWith("actions/checkout"))!;
     expect(checkout.with).toEqual({
       ref: "${{ fromJSON(inputs.recovery).head_sha }}",
       "persist-credentials": false,
     });
     const step = job.steps.find((s) => s.id === "switchyard")!;
-    expect(step.with).toEqual({ mode: "recover", recovery: "${{ inputs.recovery }}" });
+    expect(step.with).toEqual({ mode: "recover", recovery: "${{ inputs.recovery }}", deliver: "artifact" });
+    expect(job.steps.at(-1)).toEqual({
+      uses: "actions/upload-artifact@v4",
+      with: {
+        name: "switchyard-fix",
+        path: "${{ steps.switchyard.outputs.artifact-path }}",
+        "if-no-files-found": "error",
+        "retention-days": 1,
+      },
+    });
     // The input reaches no shell.
     for (const s of job.steps) expect(String(s.run ?? "")).not.toContain("inputs.recovery");
   });

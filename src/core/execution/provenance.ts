@@ -51,6 +51,7 @@ export const RunFactsSchema = z.looseObject({
   display_title: z.string().nullish(),
   created_at: z.string(),
   head_sha: z.string(),
+  head_branch: z.string().nullish(),
   html_url: z.string().nullish(),
   actor: z.looseObject({ login: z.string() }).nullish(),
   triggering_actor: z.looseObject({ login: z.string() }).nullish(),
@@ -60,9 +61,9 @@ export type RunFacts = z.infer<typeof RunFactsSchema>;
 export interface ProvenanceExpectations {
   /** The repository the webhook was delivered for. */
   repository: { id: number; full_name: string };
-  /** The configured execute workflow, `execution.workflow` (a path or a bare file name). */
+  /** The configured workflow, `execution.workflow` (a path or a bare file name). */
   workflowPath: string;
-  /** The title the execute workflow gives the task's runs (github/workflow-runs.ts runTitle). */
+  /** The title the workflow gives the app's runs (github/workflow-runs.ts runTitle for execute). */
   displayTitle: string;
   /** The app's bot login, `<slug>[bot]`; null when unknown, which skips that one check. */
   botLogin: string | null;
@@ -77,6 +78,7 @@ export type ProvenanceRule =
   | "title"
   | "created_before_dispatch"
   | "base_commit"
+  | "branch"
   | "actor"
   | "not_dispatched"
   | "manifest";
@@ -117,11 +119,6 @@ export function checkRunProvenance(
 ): RunVerdict {
   const marker = checked(DispatchRecordSchema, record, "the task marker");
   const run = checked(RunFactsSchema, runInput, "the workflow run");
-  const reject = (rule: ProvenanceRule, reason: string): RunVerdict => ({
-    verdict: "rejected",
-    rule,
-    reason,
-  });
 
   // Who completed the task first wins; this is checked before anything a forger controls.
   if (marker.run_id !== undefined) {
@@ -148,6 +145,56 @@ export function checkRunProvenance(
     return { verdict: "not-waiting", reason: `${marker.task_key} is ${marker.phase}, not waiting for a run` };
   }
 
+  return checkRunOrigin(run, {
+    ...expected,
+    dispatch: {
+      ...(marker.dispatched_at !== undefined ? { at: marker.dispatched_at } : {}),
+      ...(marker.base_sha !== undefined ? { head_sha: marker.base_sha } : {}),
+      missing: `the app has no record of dispatching ${marker.task_key} (no dispatch time or base commit); ${RETRY}`,
+      commitHint: RETRY,
+    },
+  });
+}
+
+/**
+ * What the app recorded when it dispatched a workflow, for checkRunOrigin. The run must have run
+ * on `head_sha` (the execute workflow: the base commit the task was routed on) or on the branch
+ * `head_branch` (the recover workflow: dispatched on the default branch, whose head may move
+ * between the dispatch and the run's creation, so only the branch can be expected).
+ */
+export interface DispatchFacts {
+  at?: string;
+  head_sha?: string;
+  head_branch?: string;
+  /** Why the app cannot vouch for any run (no dispatch time, or nothing to compare the head to). */
+  missing: string;
+  /** Said after a wrong base commit: what a person can do about it. */
+  commitHint?: string;
+}
+
+export interface OriginExpectations extends ProvenanceExpectations {
+  dispatch: DispatchFacts;
+  /** The workflow, for messages; "the execute workflow" unless said. */
+  workflowLabel?: string;
+}
+
+/**
+ * The facts of a run GitHub reports (not the run itself) against what the app recorded at
+ * dispatch: same repository and not a fork, the configured workflow, started by
+ * workflow_dispatch, titled as the app's dispatch titles it, created after the dispatch (less the
+ * clock skew), on the recorded commit or branch, and started by the app's bot. Whether the app
+ * still waits for a run (first accepted run wins) is the caller's question, asked before this.
+ */
+export function checkRunOrigin(runInput: RunFacts, expected: OriginExpectations): RunVerdict {
+  const run = checked(RunFactsSchema, runInput, "the workflow run");
+  const label = expected.workflowLabel ?? "the execute workflow";
+  const d = expected.dispatch;
+  const reject = (rule: ProvenanceRule, reason: string): RunVerdict => ({
+    verdict: "rejected",
+    rule,
+    reason,
+  });
+
   if (run.repository.id !== expected.repository.id) {
     return reject(
       "repository",
@@ -164,7 +211,7 @@ export function checkRunProvenance(
   const wanted = workflowPathOf(expected.workflowPath);
   const actual = run.path.replace(/@.*$/, "");
   if (actual !== wanted) {
-    return reject("workflow", `run ${run.id} is of ${actual}, not of the execute workflow ${wanted}`);
+    return reject("workflow", `run ${run.id} is of ${actual}, not of ${label} ${wanted}`);
   }
   if (run.event !== "workflow_dispatch") {
     return reject("event", `run ${run.id} was started by ${run.event}, not by the app's workflow_dispatch`);
@@ -173,29 +220,32 @@ export function checkRunProvenance(
     return reject(
       "title",
       `run ${run.id} is titled ${JSON.stringify(run.display_title ?? "")}, not "${expected.displayTitle}"; ` +
-        "the execute workflow must keep its run-name",
+        `${label} must keep its run-name`,
     );
   }
-  if (marker.dispatched_at === undefined || marker.base_sha === undefined) {
-    return reject(
-      "not_dispatched",
-      `the app has no record of dispatching ${marker.task_key} (no dispatch time or base commit); ${RETRY}`,
-    );
+  if (d.at === undefined || (d.head_sha === undefined && d.head_branch === undefined)) {
+    return reject("not_dispatched", d.missing);
   }
-  const dispatched = Date.parse(marker.dispatched_at);
+  const dispatched = Date.parse(d.at);
   const created = Date.parse(run.created_at);
   const skew = expected.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS;
   if (!Number.isFinite(dispatched) || !Number.isFinite(created) || created < dispatched - skew) {
     return reject(
       "created_before_dispatch",
-      `run ${run.id} was created at ${run.created_at}, before the app dispatched the task at ${marker.dispatched_at}`,
+      `run ${run.id} was created at ${run.created_at}, before the app dispatched ${label === "the execute workflow" ? "the task" : "it"} at ${d.at}`,
     );
   }
-  if (run.head_sha !== marker.base_sha) {
+  if (d.head_sha !== undefined && run.head_sha !== d.head_sha) {
     return reject(
       "base_commit",
-      `run ${run.id} ran on ${run.head_sha}, not on ${marker.base_sha}, the commit the app dispatched it for ` +
-        `(the default branch moved in between); ${RETRY}`,
+      `run ${run.id} ran on ${run.head_sha}, not on ${d.head_sha}, the commit the app dispatched it for ` +
+        `(the default branch moved in between)${d.commitHint ? `; ${d.commitHint}` : ""}`,
+    );
+  }
+  if (d.head_branch !== undefined && run.head_branch !== d.head_branch) {
+    return reject(
+      "branch",
+      `run ${run.id} ran on ${run.head_branch ?? "no branch"}, not on ${d.head_branch}, the branch the app dispatched it on`,
     );
   }
   if (expected.botLogin !== null) {

@@ -121,6 +121,22 @@ export const LadderEntrySchema = z.strictObject({
 });
 export type LadderEntry = z.infer<typeof LadderEntrySchema>;
 
+/**
+ * The recover workflow run the app dispatched for the step in progress (app mode): when, which
+ * workflow, on which branch, and the run it accepted for it once one completed (the first
+ * accepted run wins). The app checks a completed recover run against it before it commits the
+ * run's fix bundle (app/recover-complete.ts). The ladder itself never reads it; a new dispatch
+ * replaces it.
+ */
+export const LadderDispatchSchema = z.strictObject({
+  workflow: z.string().min(1).max(500),
+  at: TimeSchema,
+  ref: z.string().min(1).max(255),
+  run_id: z.number().int().positive().optional(),
+  run_attempt: z.number().int().min(1).optional(),
+});
+export type LadderDispatch = z.infer<typeof LadderDispatchSchema>;
+
 export const LadderStateSchema = z
   .strictObject({
     version: z.literal(1),
@@ -148,6 +164,7 @@ export const LadderStateSchema = z
     /** Why the ladder is where it is: the last transition's reason. */
     reason: ReasonSchema,
     history: z.array(LadderEntrySchema).max(HISTORY_LIMIT),
+    dispatch: LadderDispatchSchema.optional(),
   })
   .superRefine((s, ctx) => {
     const problem = stateProblem(s);

@@ -1258,6 +1258,28 @@ describe("nextAction: bounds", () => {
   });
 });
 
+describe("the dispatch record (app mode)", () => {
+  const dispatch = {
+    workflow: ".github/workflows/switchyard-recover.yml",
+    at: EARLIER,
+    ref: "main",
+    run_id: 31,
+    run_attempt: 1,
+  };
+
+  it("is carried through a transition unchanged, for the app to check the next recover run against", () => {
+    const next = run({ ...fixRunning(), dispatch }, result("no_fix", [...FIXERS], "nothing changed"));
+    expect(next.state!.dispatch).toEqual(dispatch);
+    expect(next.state!.step).toBe("ai");
+  });
+
+  it("is refused when malformed, like any hand-edited marker", () => {
+    const bad = { ...fixRunning(), dispatch: { ...dispatch, at: "yesterday" } };
+    expect(LadderStateSchema.safeParse(bad).success).toBe(false);
+    expect(LadderStateSchema.safeParse({ ...fixRunning(), dispatch }).success).toBe(true);
+  });
+});
+
 describe("nextAction: refused input", () => {
   it("refuses a state stored for another PR", () => {
     expect(() => run(makeState({ key: "octo/repo#8" }), failed(H1, "test"))).toThrow(
