@@ -288,6 +288,8 @@ async function runCommand(
         ? await storedTool(context, deps, where)
         : null,
       workflow_id: workflowId(config.execution.workflow),
+      eventWorkflows: [config.execution.workflow, config.recovery.workflow],
+      metricsWorkflow: config.analysis.workflow,
     },
     context.log,
   );

@@ -382,6 +382,8 @@ export async function routeTask(
       strategy: config.routing.strategy,
       previousTool: previous?.tool ?? null,
       workflow_id: workflowId(config.execution.workflow),
+      eventWorkflows: [config.execution.workflow, config.recovery.workflow],
+      metricsWorkflow: config.analysis.workflow,
     },
     context.log,
   );

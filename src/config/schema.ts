@@ -206,6 +206,12 @@ export const ConfigSchema = z
       .strictObject({
         window_days: z.number().int().min(1).max(90).default(7),
         max_requests: z.number().int().min(1).max(50_000).default(500),
+        /**
+         * The analysis workflow, which uploads metrics.json as the switchyard-metrics artifact. The
+         * router's metrics strategy reads that artifact only from a run of this workflow started by
+         * schedule or workflow_dispatch: any run can upload an artifact by that name.
+         */
+        workflow: z.string().min(1).default(".github/workflows/switchyard-analyze.yml"),
         dashboard_title: z.string().min(1).max(200).default("Switchyard dashboard"),
         /** Publish the dashboard issue; false keeps the report to the job summary and metrics.json. */
         dashboard: z.boolean().default(true),

@@ -24,9 +24,11 @@ import {
   ArtifactRejectedError,
   downloadArtifact,
   type ArtifactInfo,
+  EVENTS_ARTIFACT,
 } from "./artifacts.js";
 import type { ConditionalCache } from "./conditional-cache.js";
 import { GitHubApiError, gitHubApiError, statusOf } from "./errors.js";
+import { DEFAULT_EVENT_WORKFLOWS, trustedRun } from "./trusted-runs.js";
 import type { GitHubClient } from "./octokit.js";
 
 /**
@@ -58,26 +60,12 @@ import type { GitHubClient } from "./octokit.js";
  * count. Errors that make the whole reading pointless (a bad token, no access) are thrown.
  */
 
-export const EVENTS_ARTIFACT = "switchyard-events";
 const PER_PAGE = 100;
 /** Bytes of a job log kept as evidence for its classification. */
 const DEFAULT_EVIDENCE_BYTES = 64 * 1024;
 /** An events artifact holds one run's JSONL: far below this. */
 const DEFAULT_MAX_ARTIFACT_BYTES = 20 * 1024 * 1024;
 const MAX_WARNINGS = 20;
-/** The defaults of execution.workflow and recovery.workflow. */
-export const DEFAULT_EVENT_WORKFLOWS = [
-  ".github/workflows/switchyard-execute.yml",
-  ".github/workflows/switchyard-recover.yml",
-] as const;
-/**
- * How Switchyard's own runs start: dispatched (by the app or switchyard-route.yml) or on
- * workflow_run (the Action-only recovery). Both run the default branch's workflow file (or a
- * ref someone with write access chose), unlike a pull_request run, whose workflow file a fork
- * can rewrite under the same path.
- */
-const EVENT_RUN_TRIGGERS: ReadonlySet<string> = new Set(["workflow_dispatch", "workflow_run"]);
-
 const Iso = z.string().datetime({ offset: true });
 
 export const RepositoryHistoryInputSchema = z
@@ -584,27 +572,6 @@ async function readRecoveryComments(
     return { markers, comments, unreadable, exhausted: true };
   }
   return { markers, comments, unreadable, exhausted: false };
-}
-
-/**
- * Whether a run may upload the event logs the analysis trusts: a run of one of `workflows` (the
- * execute and recovery workflows) started by dispatch or workflow_run. Event logs come from jobs
- * that run AI tools, and metrics.json steers the router: an events artifact from any other
- * workflow (a pull request's CI, which a fork can rewrite) could tilt the figures, so it is not
- * read. What remains trusted is a run of Switchyard's own workflow; see docs/analysis.md.
- */
-export function trustedRun(
-  run: { path: string | null; event: string },
-  workflows: readonly string[],
-): boolean {
-  if (run.path === null || !EVENT_RUN_TRIGGERS.has(run.event)) return false;
-  // GitHub may append the ref (`.github/workflows/x.yml@refs/heads/main`).
-  const path = run.path.replace(/^\.\//, "").split("@")[0]!;
-  const file = path.slice(path.lastIndexOf("/") + 1);
-  return workflows.some((w) => {
-    const want = w.replace(/^\.\//, "");
-    return want.includes("/") ? want === path : want === file;
-  });
 }
 
 async function failedJobs(ctx: Context, run: CiRun, attempt: number): Promise<CiFailedJob[]> {

@@ -25,6 +25,11 @@ export interface ArtifactInfo {
   workflow_run: { id: number; head_sha: string } | null;
 }
 
+/** The event logs of execute runs (events.jsonl), read by the analysis and the router's signals. */
+export const EVENTS_ARTIFACT = "switchyard-events";
+/** metrics.json from the scheduled analysis, read by the router's `metrics` strategy. */
+export const METRICS_ARTIFACT = "switchyard-metrics";
+
 /** Default bounds: a patch bundle is text; 50 MB zipped is far beyond any patch worth committing. */
 export const DEFAULT_MAX_ARTIFACT_BYTES = 50 * 1024 * 1024;
 export const DEFAULT_MAX_ENTRY_BYTES = 20 * 1024 * 1024;

@@ -6,9 +6,17 @@ import { InputError } from "../core/errors.js";
 import { parseEventLine } from "../core/events/log.js";
 import type { Outcome, Signals } from "../core/routing/schema.js";
 import { readMarker } from "../core/status-marker.js";
-import { downloadArtifact, type ArtifactInfo } from "./artifacts.js";
-import { apiErrorText, GitHubApiError, gitHubApiError } from "./errors.js";
+import { downloadArtifact, EVENTS_ARTIFACT, METRICS_ARTIFACT, type ArtifactInfo } from "./artifacts.js";
+import { apiErrorText, GitHubApiError, gitHubApiError, statusOf } from "./errors.js";
 import type { GitHubClient } from "./octokit.js";
+import {
+  ANALYSIS_RUN_TRIGGERS,
+  DEFAULT_ANALYSIS_WORKFLOW,
+  DEFAULT_EVENT_WORKFLOWS,
+  either,
+  EVENT_RUN_TRIGGERS,
+  trustedRun,
+} from "./trusted-runs.js";
 
 /**
  * The router's signals read back from GitHub, so the app decides on what GitHub records rather
@@ -23,7 +31,18 @@ import type { GitHubClient } from "./octokit.js";
  * - outcomes (the circuit breaker, for least_busy and metrics): the `execute_finished` events in
  *   the newest `switchyard-events` artifacts, the same record the analysis reads. One request to
  *   list them, one per artifact downloaded.
- * - metrics (metrics): metrics.json from the newest `switchyard-metrics` artifact. Two requests.
+ * - metrics (metrics): metrics.json from the newest `switchyard-metrics` artifact. Three requests:
+ *   the list, the run that uploaded it, the download.
+ *
+ * Any run in the repository can upload an artifact of either name (a pull request's CI, whose
+ * workflow file the pull request can rewrite, or a job running an AI tool), and a forged file
+ * would steer the route. So, as the analysis does (trusted-runs.ts), metrics.json is read only
+ * from a run of analysis.workflow started by schedule or workflow_dispatch, and event logs only
+ * from runs of execution.workflow or recovery.workflow started by workflow_dispatch or
+ * workflow_run. An event log's run is looked up in the execute workflow's dispatched runs, which
+ * least_busy lists anyway and the metrics strategy lists once when it has a log to check; a run
+ * not found there, and metrics.json's run, cost one request each. An artifact of any other run
+ * is skipped and named in the notes: the signal falls back to what a missing one gives.
  *
  * Only what the configured strategy reads is fetched, so the default (priority) route costs no
  * request here. priority, round_robin and sticky therefore judge circuits and concurrency limits
@@ -52,11 +71,13 @@ export function signalNeeds(strategy: Strategy): SignalName[] {
   }
 }
 
-export const EVENTS_ARTIFACT = "switchyard-events";
-export const METRICS_ARTIFACT = "switchyard-metrics";
 /** Requests spent on signals per route, at most: a route stays a handful of requests. */
 export const DEFAULT_SIGNAL_BUDGET = 8;
-/** Newest event-log artifacts read for outcomes; the breaker's default window is 10 runs per tool. */
+/**
+ * Newest event-log artifacts read for outcomes; the breaker's default window is 10 runs per tool.
+ * The metrics strategy reads one fewer, so its route (metrics.json 3, the logs' list, the execute
+ * runs to check them against, the logs) stays within the default budget.
+ */
 export const DEFAULT_EVENT_ARTIFACTS = 4;
 /** An event log or metrics.json is text; anything larger is not what Switchyard wrote. */
 const MAX_SIGNAL_ARTIFACT_BYTES = 5 * 1024 * 1024;
@@ -71,6 +92,14 @@ export interface RoutingSignalsInput {
   previousTool: string | null;
   /** The execute workflow's file name or id, as dispatchExecute's `workflow_id`. */
   workflow_id: string;
+  /**
+   * The workflows whose runs may upload event logs (config: execution.workflow and
+   * recovery.workflow), as paths or file names. Default: `workflow_id` and the default
+   * recovery.workflow.
+   */
+  eventWorkflows?: string[];
+  /** The workflow whose runs may upload metrics.json (config: analysis.workflow). */
+  metricsWorkflow?: string;
   /** Most API requests to spend. Default DEFAULT_SIGNAL_BUDGET. */
   budget?: number;
   /** Newest `switchyard-events` artifacts to read. Default DEFAULT_EVENT_ARTIFACTS. */
@@ -98,11 +127,13 @@ const InputSchema = z.strictObject({
   strategy: z.enum(["priority", "round_robin", "least_busy", "sticky", "metrics"]),
   previousTool: z.string().nullable(),
   workflow_id: z.string().min(1),
+  eventWorkflows: z.array(z.string().min(1)).min(1).optional(),
+  metricsWorkflow: z.string().min(1).optional(),
   budget: z.number().int().min(0).max(100).optional(),
   maxEventArtifacts: z.number().int().min(0).max(50).optional(),
 });
 
-type Input = z.infer<typeof InputSchema>;
+type Input = z.infer<typeof InputSchema> & { eventWorkflows: string[]; metricsWorkflow: string };
 
 class BudgetSpent extends Error {}
 
@@ -131,11 +162,16 @@ export async function readRoutingSignals(
       `cannot read routing signals: ${issue.path.join(".") || "(input)"}: ${issue.message}`,
     );
   }
-  const i = parsed.data;
+  const i: Input = {
+    ...parsed.data,
+    eventWorkflows: parsed.data.eventWorkflows ?? [parsed.data.workflow_id, DEFAULT_EVENT_WORKFLOWS[1]],
+    metricsWorkflow: parsed.data.metricsWorkflow ?? DEFAULT_ANALYSIS_WORKFLOW,
+  };
   const needs = signalNeeds(i.strategy);
   const { client, meter } = metered(octokit, i.budget ?? DEFAULT_SIGNAL_BUDGET);
   const signals: ReadSignals = {};
   const notes: string[] = [];
+  const origins: RunOrigins = { known: new Map(), listed: false };
   const missed = (what: string, error: unknown) => {
     const why =
       error instanceof BudgetSpent
@@ -154,7 +190,7 @@ export async function readRoutingSignals(
   }
   if (needs.includes("in_flight")) {
     try {
-      const found = await readInFlight(client, i);
+      const found = await readInFlight(client, i, origins);
       signals.in_flight = found.in_flight;
       if (found.unattributed > 0) {
         notes.push(
@@ -168,19 +204,31 @@ export async function readRoutingSignals(
   }
   if (needs.includes("metrics")) {
     try {
-      const metrics = await readMetrics(client, i);
-      if (metrics === null)
+      const metrics = await readMetrics(client, i, origins);
+      if (metrics.ignored !== null) {
+        notes.push(`${metrics.ignored}: every tool starts from the prior`);
+        log?.warn({ signal: "metrics.json" }, `routing signal ignored: ${metrics.ignored}`);
+      } else if (metrics.signals === null)
         notes.push(`no ${METRICS_ARTIFACT} artifact yet: every tool starts from the prior`);
-      else signals.metrics = metrics;
+      else signals.metrics = metrics.signals;
     } catch (error) {
       missed("metrics.json", error);
     }
   }
   if (needs.includes("outcomes")) {
     try {
-      const found = await readOutcomes(client, i, i.maxEventArtifacts ?? DEFAULT_EVENT_ARTIFACTS);
+      const count =
+        i.maxEventArtifacts ??
+        (i.strategy === "metrics" ? DEFAULT_EVENT_ARTIFACTS - 1 : DEFAULT_EVENT_ARTIFACTS);
+      const found = await readOutcomes(client, i, origins, count);
       signals.outcomes = found.outcomes;
       notes.push(...found.notes);
+      if (found.ignored > 0) {
+        log?.warn(
+          { signal: "recent outcomes", ignored: found.ignored },
+          "routing signal: event logs ignored",
+        );
+      }
     } catch (error) {
       missed("recent outcomes", error);
     }
@@ -190,16 +238,15 @@ export async function readRoutingSignals(
 
 // --- in-flight runs ------------------------------------------------------------------------------
 
-const RunsSchema = z.looseObject({
-  workflow_runs: z.array(
-    z.looseObject({
-      id: z.number().int(),
-      status: z.string().nullish(),
-      display_title: z.string().nullish(),
-      head_sha: z.string(),
-    }),
-  ),
+const RunWire = z.looseObject({
+  id: z.number().int(),
+  status: z.string().nullish(),
+  display_title: z.string().nullish(),
+  head_sha: z.string(),
+  path: z.string().nullish(),
+  event: z.string(),
 });
+const RunsSchema = z.looseObject({ workflow_runs: z.array(RunWire) });
 
 const CheckRunsSchema = z.looseObject({
   check_runs: z.array(
@@ -219,32 +266,15 @@ const TITLE = /^switchyard #(\d+)$/;
 async function readInFlight(
   octokit: GitHubClient,
   i: Input,
+  origins: RunOrigins,
 ): Promise<{ in_flight: Record<string, number>; unattributed: number }> {
-  let data: unknown;
-  try {
-    ({ data } = await octokit.request("GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs", {
-      owner: i.owner,
-      repo: i.repo,
-      workflow_id: i.workflow_id,
-      event: "workflow_dispatch",
-      per_page: 100,
-    }));
-  } catch (error) {
-    if (error instanceof BudgetSpent) throw error;
-    throw gitHubApiError(error, {
-      doing: `listing the runs of ${i.workflow_id} in ${i.owner}/${i.repo}`,
-      permission: "actions: read",
-    });
-  }
-  const runs = RunsSchema.safeParse(data);
-  if (!runs.success)
-    throw new GitHubApiError("GitHub's list of workflow runs is not what its API documents", null);
+  const runs = await listDispatchedRuns(octokit, i, origins);
 
   // Task key -> the commit its run was dispatched on, newest run first (GitHub lists newest first).
   const bySha = new Map<string, Set<string>>();
   let pending = 0;
   const seen = new Set<string>();
-  for (const run of runs.data.workflow_runs) {
+  for (const run of runs) {
     if (run.status === "completed") continue;
     const issue = TITLE.exec(run.display_title ?? "")?.[1];
     if (issue === undefined || Number(issue) === i.issue_number) continue;
@@ -297,28 +327,146 @@ async function readInFlight(
 
 // --- metrics.json ----------------------------------------------------------------------------------
 
-async function readMetrics(octokit: GitHubClient, i: Input) {
-  const artifact = await newestArtifacts(octokit, i, METRICS_ARTIFACT, 1);
-  if (artifact.length === 0) return null;
+interface MetricsRead {
+  signals: ReturnType<typeof metricsToSignals> | null;
+  /** Why the newest artifact was not read, when its run is not one that may upload it. */
+  ignored: string | null;
+}
+
+async function readMetrics(octokit: GitHubClient, i: Input, origins: RunOrigins): Promise<MetricsRead> {
+  const artifact = (await newestArtifacts(octokit, i, METRICS_ARTIFACT, 1))[0];
+  if (artifact === undefined) return { signals: null, ignored: null };
+  const run = artifact.workflow_run?.id;
+  if (run === undefined) {
+    return {
+      signals: null,
+      ignored: `metrics.json in artifact ${artifact.id} ignored: GitHub names no run that uploaded it`,
+    };
+  }
+  const origin = await runOrigin(octokit, i, origins, run, false);
+  if (origin === null || !trustedRun(origin, [i.metricsWorkflow], ANALYSIS_RUN_TRIGGERS)) {
+    return {
+      signals: null,
+      ignored:
+        `metrics.json from run ${run} ignored: not a run of ${i.metricsWorkflow} ` +
+        `started by ${either(ANALYSIS_RUN_TRIGGERS)}`,
+    };
+  }
   const files = await downloadArtifact(octokit, {
     owner: i.owner,
     repo: i.repo,
-    artifact: artifact[0]!,
+    artifact,
     maxBytes: MAX_SIGNAL_ARTIFACT_BYTES,
   });
   const entry = [...files.keys()].find((name) => name === "metrics.json" || name.endsWith("/metrics.json"));
   if (entry === undefined) {
-    throw new InputError(`the ${METRICS_ARTIFACT} artifact (id ${artifact[0]!.id}) has no metrics.json`);
+    throw new InputError(`the ${METRICS_ARTIFACT} artifact (id ${artifact.id}) has no metrics.json`);
   }
   let raw: unknown;
   try {
     raw = JSON.parse(new TextDecoder().decode(files.get(entry)));
   } catch {
-    throw new InputError(
-      `metrics.json in the ${METRICS_ARTIFACT} artifact (id ${artifact[0]!.id}) is not JSON`,
-    );
+    throw new InputError(`metrics.json in the ${METRICS_ARTIFACT} artifact (id ${artifact.id}) is not JSON`);
   }
-  return metricsToSignals(raw);
+  return { signals: metricsToSignals(raw), ignored: null };
+}
+
+// --- which run uploaded an artifact ------------------------------------------------------------------
+
+interface RunOrigin {
+  path: string | null;
+  event: string;
+}
+
+/**
+ * The runs whose workflow and trigger are known, by id; null for a run GitHub no longer has.
+ * `listed` once the execute workflow's dispatched runs were listed (or that was tried): a second
+ * listing would say the same.
+ */
+interface RunOrigins {
+  known: Map<number, RunOrigin | null>;
+  listed: boolean;
+}
+
+const SingleRunSchema = z.looseObject({
+  id: z.number().int(),
+  path: z.string().nullish(),
+  event: z.string(),
+});
+
+/**
+ * The execute workflow's newest dispatched runs, one request, remembered in `origins`: they
+ * are both the load least_busy counts and the runs that uploaded the recent event logs.
+ */
+async function listDispatchedRuns(
+  octokit: GitHubClient,
+  i: Input,
+  origins: RunOrigins,
+): Promise<z.infer<typeof RunWire>[]> {
+  origins.listed = true;
+  let data: unknown;
+  try {
+    ({ data } = await octokit.request("GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs", {
+      owner: i.owner,
+      repo: i.repo,
+      workflow_id: i.workflow_id,
+      event: "workflow_dispatch",
+      per_page: 100,
+    }));
+  } catch (error) {
+    if (error instanceof BudgetSpent) throw error;
+    throw gitHubApiError(error, {
+      doing: `listing the runs of ${i.workflow_id} in ${i.owner}/${i.repo}`,
+      permission: "actions: read",
+    });
+  }
+  const runs = RunsSchema.safeParse(data);
+  if (!runs.success)
+    throw new GitHubApiError("GitHub's list of workflow runs is not what its API documents", null);
+  for (const run of runs.data.workflow_runs) {
+    origins.known.set(run.id, { path: run.path ?? null, event: run.event });
+  }
+  return runs.data.workflow_runs;
+}
+
+/**
+ * Which workflow ran `run` and what started it: from what was already read, else from the
+ * execute workflow's run list when `listFirst` and it was not read yet (one request that
+ * answers for every recent event log), else from the run itself (one request).
+ */
+async function runOrigin(
+  octokit: GitHubClient,
+  i: Input,
+  origins: RunOrigins,
+  run: number,
+  listFirst: boolean,
+): Promise<RunOrigin | null> {
+  if (!origins.known.has(run) && listFirst && !origins.listed) await listDispatchedRuns(octokit, i, origins);
+  if (origins.known.has(run)) return origins.known.get(run)!;
+  let data: unknown;
+  try {
+    ({ data } = await octokit.request("GET /repos/{owner}/{repo}/actions/runs/{run_id}", {
+      owner: i.owner,
+      repo: i.repo,
+      run_id: run,
+    }));
+  } catch (error) {
+    if (error instanceof BudgetSpent) throw error;
+    // A deleted run vouches for nothing.
+    if (statusOf(error) === 404 || statusOf(error) === 410) {
+      origins.known.set(run, null);
+      return null;
+    }
+    throw gitHubApiError(error, {
+      doing: `reading workflow run ${run} in ${i.owner}/${i.repo}`,
+      permission: "actions: read",
+    });
+  }
+  const parsed = SingleRunSchema.safeParse(data);
+  if (!parsed.success) throw new GitHubApiError("GitHub's workflow run is not what its API documents", null);
+  const origin = { path: parsed.data.path ?? null, event: parsed.data.event };
+  origins.known.set(run, origin);
+  return origin;
 }
 
 // --- outcomes ------------------------------------------------------------------------------------
@@ -338,7 +486,10 @@ const ArtifactListSchema = z.looseObject({
   ),
 });
 
-/** The newest `count` live artifacts of that name, in one request. */
+/**
+ * The live artifacts of that name, newest first, in one request sized for the newest `count`
+ * with room to skip expired ones and ones from runs that may not upload them.
+ */
 async function newestArtifacts(
   octokit: GitHubClient,
   i: Input,
@@ -377,22 +528,46 @@ async function newestArtifacts(
           ? { id: a.workflow_run.id, head_sha: a.workflow_run.head_sha }
           : null,
     }))
-    .sort((a, b) => (b.created_at ?? "").localeCompare(a.created_at ?? "") || b.id - a.id)
-    .slice(0, count);
+    .sort((a, b) => (b.created_at ?? "").localeCompare(a.created_at ?? "") || b.id - a.id);
 }
 
 async function readOutcomes(
   octokit: GitHubClient,
   i: Input,
+  origins: RunOrigins,
   count: number,
-): Promise<{ outcomes: Outcome[]; notes: string[] }> {
-  if (count === 0) return { outcomes: [], notes: [] };
-  const artifacts = await newestArtifacts(octokit, i, EVENTS_ARTIFACT, count);
+): Promise<{ outcomes: Outcome[]; notes: string[]; ignored: number }> {
+  if (count === 0) return { outcomes: [], notes: [], ignored: 0 };
+  const candidates = await newestArtifacts(octokit, i, EVENTS_ARTIFACT, count);
   const outcomes: Outcome[] = [];
   const notes: string[] = [];
+  const wanted = Math.min(count, candidates.length);
+  const ignored: ArtifactInfo[] = [];
   let skipped = 0;
   let read = 0;
-  for (const artifact of artifacts) {
+  let tried = 0;
+  const spent = () =>
+    notes.push(`${read} of the ${wanted} newest event logs read: the request budget was spent`);
+  for (const artifact of candidates) {
+    if (tried === count) break;
+    let trusted = false;
+    if (artifact.workflow_run !== null) {
+      let origin: RunOrigin | null;
+      try {
+        origin = await runOrigin(octokit, i, origins, artifact.workflow_run.id, true);
+      } catch (error) {
+        if (!(error instanceof BudgetSpent)) throw error;
+        spent();
+        break;
+      }
+      trusted = origin !== null && trustedRun(origin, i.eventWorkflows, EVENT_RUN_TRIGGERS);
+    }
+    // A forged log is passed over for an older one of a trusted run: it takes no place in the window.
+    if (!trusted) {
+      ignored.push(artifact);
+      continue;
+    }
+    tried++;
     let files: Map<string, Uint8Array>;
     try {
       files = await downloadArtifact(octokit, {
@@ -403,7 +578,7 @@ async function readOutcomes(
       });
     } catch (error) {
       if (error instanceof BudgetSpent) {
-        notes.push(`${read} of the ${artifacts.length} newest event logs read: the request budget was spent`);
+        spent();
         break;
       }
       // One run's log gone or refused: the others still tell the breaker something.
@@ -430,6 +605,14 @@ async function readOutcomes(
       });
     }
   }
+  if (ignored.length > 0) {
+    const first = ignored[0]!;
+    notes.push(
+      `${ignored.length} event log${ignored.length === 1 ? "" : "s"} ignored: not from a run of ` +
+        `${either(i.eventWorkflows)} started by ${either(EVENT_RUN_TRIGGERS)} ` +
+        `(first: artifact ${first.id}${first.workflow_run ? ` of run ${first.workflow_run.id}` : ""})`,
+    );
+  }
   if (skipped > 0) notes.push(`${skipped} unreadable event line${skipped === 1 ? "" : "s"} skipped`);
-  return { outcomes, notes };
+  return { outcomes, notes, ignored: ignored.length };
 }

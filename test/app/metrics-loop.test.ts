@@ -143,8 +143,21 @@ async function analyze(events: string): Promise<Buffer> {
   return readFile(result.metricsPath);
 }
 
-/** Door 2: the app routes issue #1 (labelled `bug`: error_fix) with that file as the newest artifact. */
-async function route(metricsJson: Buffer): Promise<{ gh: GithubApi; decision: RoutingDecision }> {
+/** The run that uploaded the metrics artifact: the scheduled analysis, unless a test says otherwise. */
+interface Uploader {
+  path: string;
+  event: string;
+}
+const SCHEDULED_ANALYSIS: Uploader = { path: ".github/workflows/switchyard-analyze.yml", event: "schedule" };
+
+/**
+ * Door 2: the app routes issue #1 (labelled `bug`: error_fix) with that file as the newest
+ * artifact, uploaded by run 78.
+ */
+async function route(
+  metricsJson: Buffer,
+  uploader: Uploader = SCHEDULED_ANALYSIS,
+): Promise<{ gh: GithubApi; decision: RoutingDecision }> {
   const gh = githubApi();
   installationToken(gh);
   config(gh);
@@ -168,12 +181,24 @@ async function route(metricsJson: Buffer): Promise<{ gh: GithubApi; decision: Ro
         },
       ],
     });
-  gh.scope.get(`${REPO}/actions/artifacts/90/zip`).reply(302, "", { Location: `${BLOB}/metrics.zip` });
-  nock(BLOB).get("/metrics.zip").reply(200, Buffer.from(zip));
+  gh.scope.get(`${REPO}/actions/runs/78`).reply(200, {
+    id: 78,
+    name: "switchyard-analyze",
+    path: uploader.path,
+    event: uploader.event,
+    status: "completed",
+    conclusion: "success",
+    head_sha: SHA,
+  });
+  // A forged file is never downloaded.
+  if (uploader === SCHEDULED_ANALYSIS) {
+    gh.scope.get(`${REPO}/actions/artifacts/90/zip`).reply(302, "", { Location: `${BLOB}/metrics.zip` });
+    nock(BLOB).get("/metrics.zip").reply(200, Buffer.from(zip));
+  }
   // No recent event log: the circuit breaker has nothing to say, so the choice is the metrics'.
   gh.scope
     .get(`${REPO}/actions/artifacts`)
-    .query({ name: "switchyard-events", per_page: "13" })
+    .query({ name: "switchyard-events", per_page: "11" })
     .reply(200, { total_count: 0, artifacts: [] });
   gh.scope
     .get(`${REPO}/git/ref/heads%2Fmaster`)
@@ -241,14 +266,34 @@ describe("metrics.json closes the loop from the analysis to the router", () => {
     expect(decision.candidates.find((c) => c.tool === "aider")?.reason).toContain(
       "0.286 success (2/10 on 'error_fix', prior 2/4)",
     );
-    // The signals cost three requests: the metrics artifact's list and download, the event logs' list.
+    // The signals cost four requests: the metrics artifact's list, the run that uploaded it (the
+    // scheduled analysis), its download, the event logs' list.
     expect(
-      gh.requests.filter((r) => r.path.includes("/actions/artifacts")).map((r) => `${r.method} ${r.path}`),
+      gh.requests.filter((r) => r.path.includes("/actions/")).map((r) => `${r.method} ${r.path}`),
     ).toEqual([
       `GET ${REPO}/actions/artifacts`,
+      `GET ${REPO}/actions/runs/78`,
       `GET ${REPO}/actions/artifacts/90/zip`,
       `GET ${REPO}/actions/artifacts`,
+      `POST ${REPO}/actions/workflows/switchyard-execute.yml/dispatches`,
     ]);
+  });
+
+  it("ignores the same file uploaded by a pull request's run: every tool starts from the prior", async () => {
+    const metrics = await analyze(await week(2));
+    // A pull request that rewrote the analysis workflow: same path, but started by pull_request.
+    const { gh, decision } = await route(metrics, {
+      path: ".github/workflows/switchyard-analyze.yml",
+      event: "pull_request",
+    });
+    expect(decision.strategy).toBe("metrics");
+    // Without the file's 2 of 10, aider is back on the prior and first in the chain.
+    expect(decision.tool).toBe("aider");
+    expect(decision.summary).toContain(
+      "Signals: metrics.json from run 78 ignored: not a run of .github/workflows/switchyard-analyze.yml " +
+        "started by schedule or workflow_dispatch: every tool starts from the prior.",
+    );
+    expect(gh.requests.map((r) => r.path)).not.toContain(`${REPO}/actions/artifacts/90/zip`);
   });
 
   it("keeps aider first when the same analysis saw it doing well", async () => {

@@ -36,14 +36,34 @@ function input(extra: Partial<RoutingSignalsInput> = {}): RoutingSignalsInput {
   };
 }
 
+const EXECUTE = ".github/workflows/switchyard-execute.yml";
+const ANALYZE = ".github/workflows/switchyard-analyze.yml";
+
 function run(id: number, issue: number, status: string, head_sha: string, title = `switchyard #${issue}`) {
   return {
     id,
     status,
     display_title: title,
     head_sha,
+    path: EXECUTE,
+    event: "workflow_dispatch",
     html_url: `https://github.com/octo/app/actions/runs/${id}`,
   };
+}
+
+/** GET /actions/runs/{id}: the run that uploaded an artifact, as GitHub describes it. */
+function serveRun(gh: GithubApi, id: number, path: string, event: string) {
+  gh.scope.get(`${API}/actions/runs/${id}`).reply(200, {
+    id,
+    name: path.slice(path.lastIndexOf("/") + 1),
+    path,
+    event,
+    status: "completed",
+    conclusion: "success",
+    head_sha: SHA_A,
+    display_title: "run",
+    html_url: `https://github.com/octo/app/actions/runs/${id}`,
+  });
 }
 
 function serveRuns(gh: GithubApi, runs: ReturnType<typeof run>[]) {
@@ -114,6 +134,33 @@ function serveZip(gh: GithubApi, id: number, files: Record<string, string>) {
   nock(BLOB).get(`/artifact-${id}.zip`).query(true).reply(200, Buffer.from(zip));
   return zip.length;
 }
+
+/** A metrics.json as mode analyze writes it: aider at 7 of 10. */
+const METRICS = {
+  schema_version: 1,
+  repository: "octo/app",
+  generated_at: "2026-03-01T00:00:00Z",
+  window: { from: "2026-02-22T00:00:00Z", to: "2026-03-01T00:00:00Z" },
+  tools: [
+    {
+      tool: "aider",
+      attempts: 10,
+      successes: 7,
+      success_rate: 0.7,
+      ci_low: 0.4,
+      ci_high: 0.9,
+      p50_ms: 60000,
+      p95_ms: 90000,
+      tokens: null,
+      cost: 0.25,
+    },
+  ],
+  recovery: [],
+  workflows: [],
+  flaky_tests: [],
+  signatures: [],
+  gaps: [],
+};
 
 let ulidCounter = 0;
 function finished(tool: string, outcome: string, at: string): string {
@@ -188,7 +235,8 @@ describe("readRoutingSignals", () => {
 
   it("reads the outcomes of the newest event logs, leaving out runs that say nothing about the tool", async () => {
     const gh = githubApi();
-    serveRuns(gh, []);
+    // The runs that uploaded them are among the execute workflow's dispatched runs: no request more.
+    serveRuns(gh, [run(30, 3, "completed", SHA_A), run(40, 4, "completed", SHA_A)]);
     serveArtifacts(gh, "switchyard-events", 9, [
       artifactWire(3, "switchyard-events", "2026-03-01T10:00:00Z"),
       artifactWire(4, "switchyard-events", "2026-03-01T11:00:00Z"),
@@ -226,37 +274,13 @@ describe("readRoutingSignals", () => {
 
   it("reads metrics.json from the newest switchyard-metrics artifact", async () => {
     const gh = githubApi();
-    const metrics = {
-      schema_version: 1,
-      repository: "octo/app",
-      generated_at: "2026-03-01T00:00:00Z",
-      window: { from: "2026-02-22T00:00:00Z", to: "2026-03-01T00:00:00Z" },
-      tools: [
-        {
-          tool: "aider",
-          attempts: 10,
-          successes: 7,
-          success_rate: 0.7,
-          ci_low: 0.4,
-          ci_high: 0.9,
-          p50_ms: 60000,
-          p95_ms: 90000,
-          tokens: null,
-          cost: 0.25,
-        },
-      ],
-      recovery: [],
-      workflows: [],
-      flaky_tests: [],
-      signatures: [],
-      gaps: [],
-    };
     serveArtifacts(gh, "switchyard-metrics", 7, [
       artifactWire(11, "switchyard-metrics", "2026-03-01T00:00:00Z"),
       artifactWire(10, "switchyard-metrics", "2026-02-22T00:00:00Z"),
     ]);
-    serveZip(gh, 11, { "metrics.json": JSON.stringify(metrics) });
-    serveArtifacts(gh, "switchyard-events", 13, []);
+    serveRun(gh, 110, ANALYZE, "schedule");
+    serveZip(gh, 11, { "metrics.json": JSON.stringify(METRICS) });
+    serveArtifacts(gh, "switchyard-events", 11, []);
 
     const result = await readRoutingSignals(client(gh), input({ strategy: "metrics" }));
     gh.done();
@@ -266,14 +290,20 @@ describe("readRoutingSignals", () => {
         outcomes: [],
       },
       notes: [],
-      requests: 3,
+      requests: 4,
     });
+    expect(gh.requests.map((r) => r.path)).toEqual([
+      `${API}/actions/artifacts`,
+      `${API}/actions/runs/110`,
+      `${API}/actions/artifacts/11/zip`,
+      `${API}/actions/artifacts`,
+    ]);
   });
 
   it("says so when there is no metrics.json yet", async () => {
     const gh = githubApi();
     serveArtifacts(gh, "switchyard-metrics", 7, []);
-    serveArtifacts(gh, "switchyard-events", 13, []);
+    serveArtifacts(gh, "switchyard-events", 11, []);
     const result = await readRoutingSignals(client(gh), input({ strategy: "metrics" }));
     gh.done();
     expect(result.signals).toEqual({ outcomes: [] });
@@ -321,5 +351,190 @@ describe("readRoutingSignals", () => {
     await expect(readRoutingSignals(client(gh), input({ issue_number: 0 }))).rejects.toThrow(
       new InputError("cannot read routing signals: issue_number: Too small: expected number to be >=1"),
     );
+  });
+});
+
+describe("readRoutingSignals: only Switchyard's own runs speak", () => {
+  const AIDER_7_OF_10 = [{ tool: "aider", attempts: 10, successes: 7, p50_ms: 60000, cost: 0.25 }];
+
+  it("ignores a metrics.json a pull_request run uploaded, says so, and leaves every tool on the prior", async () => {
+    const gh = githubApi();
+    serveArtifacts(gh, "switchyard-metrics", 7, [
+      artifactWire(12, "switchyard-metrics", "2026-03-02T00:00:00Z"),
+      artifactWire(11, "switchyard-metrics", "2026-03-01T00:00:00Z"),
+    ]);
+    // The pull request rewrote the analysis workflow under its own path: the path alone proves nothing.
+    serveRun(gh, 120, ANALYZE, "pull_request");
+    serveArtifacts(gh, "switchyard-events", 11, []);
+    const warnings: string[] = [];
+    const result = await readRoutingSignals(client(gh), input({ strategy: "metrics" }), {
+      warn: (_obj, msg) => warnings.push(msg),
+    });
+    gh.done();
+    expect(result).toEqual({
+      signals: { outcomes: [] },
+      notes: [
+        "metrics.json from run 120 ignored: not a run of .github/workflows/switchyard-analyze.yml " +
+          "started by schedule or workflow_dispatch: every tool starts from the prior",
+      ],
+      requests: 3,
+    });
+    // Nothing of the forged artifact was downloaded.
+    expect(gh.requests.map((r) => r.path)).not.toContain(`${API}/actions/artifacts/12/zip`);
+    expect(warnings).toEqual([
+      "routing signal ignored: metrics.json from run 120 ignored: not a run of " +
+        ".github/workflows/switchyard-analyze.yml started by schedule or workflow_dispatch",
+    ]);
+  });
+
+  it("ignores a metrics.json from another workflow even when it was dispatched", async () => {
+    const gh = githubApi();
+    serveArtifacts(gh, "switchyard-metrics", 7, [
+      artifactWire(12, "switchyard-metrics", "2026-03-02T00:00:00Z"),
+    ]);
+    serveRun(gh, 120, ".github/workflows/ci.yml", "workflow_dispatch");
+    serveArtifacts(gh, "switchyard-events", 11, []);
+    const result = await readRoutingSignals(client(gh), input({ strategy: "metrics" }));
+    gh.done();
+    expect(result.signals).toEqual({ outcomes: [] });
+    expect(result.notes).toEqual([
+      "metrics.json from run 120 ignored: not a run of .github/workflows/switchyard-analyze.yml " +
+        "started by schedule or workflow_dispatch: every tool starts from the prior",
+    ]);
+  });
+
+  it("reads metrics.json from a dispatched run of the configured analysis workflow", async () => {
+    const gh = githubApi();
+    serveArtifacts(gh, "switchyard-metrics", 7, [
+      artifactWire(12, "switchyard-metrics", "2026-03-02T00:00:00Z"),
+    ]);
+    serveRun(gh, 120, ".github/workflows/nightly.yml@refs/heads/main", "workflow_dispatch");
+    serveZip(gh, 12, { "out/metrics.json": JSON.stringify(METRICS) });
+    serveArtifacts(gh, "switchyard-events", 11, []);
+    const result = await readRoutingSignals(
+      client(gh),
+      input({ strategy: "metrics", metricsWorkflow: ".github/workflows/nightly.yml" }),
+    );
+    gh.done();
+    expect(result).toEqual({ signals: { metrics: AIDER_7_OF_10, outcomes: [] }, notes: [], requests: 4 });
+  });
+
+  it("passes over a forged event log for an older one of a dispatched execute run", async () => {
+    const gh = githubApi();
+    serveRuns(gh, [run(30, 3, "completed", SHA_A), run(40, 4, "completed", SHA_A)]);
+    serveArtifacts(gh, "switchyard-events", 7, [
+      artifactWire(5, "switchyard-events", "2026-03-01T12:00:00Z"),
+      artifactWire(4, "switchyard-events", "2026-03-01T11:00:00Z"),
+      artifactWire(3, "switchyard-events", "2026-03-01T10:00:00Z"),
+    ]);
+    // Run 50 is no dispatched execute run: GitHub says what it is.
+    serveRun(gh, 50, EXECUTE, "pull_request");
+    serveZip(gh, 4, { "run.jsonl": finished("claude", "success", "2026-03-01T10:55:00Z") });
+    const result = await readRoutingSignals(
+      client(gh),
+      input({ strategy: "least_busy", maxEventArtifacts: 1 }),
+    );
+    gh.done();
+    expect(result).toEqual({
+      signals: { in_flight: {}, outcomes: [{ tool: "claude", ok: true, at: "2026-03-01T10:55:00Z" }] },
+      notes: [
+        "1 event log ignored: not from a run of switchyard-execute.yml or " +
+          ".github/workflows/switchyard-recover.yml started by workflow_dispatch or workflow_run " +
+          "(first: artifact 5 of run 50)",
+      ],
+      requests: 4,
+    });
+  });
+
+  it("checks the metrics strategy's event logs against one list of execute runs, and a recovery run by itself", async () => {
+    const gh = githubApi();
+    serveArtifacts(gh, "switchyard-metrics", 7, [
+      artifactWire(12, "switchyard-metrics", "2026-03-02T00:00:00Z"),
+    ]);
+    serveRun(gh, 120, ANALYZE, "schedule");
+    serveZip(gh, 12, { "metrics.json": JSON.stringify(METRICS) });
+    serveArtifacts(gh, "switchyard-events", 11, [
+      artifactWire(5, "switchyard-events", "2026-03-01T12:00:00Z"),
+      artifactWire(4, "switchyard-events", "2026-03-01T11:00:00Z"),
+    ]);
+    serveRuns(gh, [run(40, 4, "completed", SHA_A)]);
+    serveRun(gh, 50, ".github/workflows/switchyard-recover.yml", "workflow_run");
+    serveZip(gh, 5, { "run.jsonl": finished("aider", "gate_failed", "2026-03-01T11:50:00Z") });
+    serveZip(gh, 4, { "run.jsonl": finished("claude", "success", "2026-03-01T10:55:00Z") });
+    const result = await readRoutingSignals(
+      client(gh),
+      input({
+        strategy: "metrics",
+        eventWorkflows: [EXECUTE, ".github/workflows/switchyard-recover.yml"],
+      }),
+    );
+    gh.done();
+    expect(result).toEqual({
+      signals: {
+        metrics: AIDER_7_OF_10,
+        outcomes: [
+          { tool: "aider", ok: false, at: "2026-03-01T11:50:00Z" },
+          { tool: "claude", ok: true, at: "2026-03-01T10:55:00Z" },
+        ],
+      },
+      notes: [],
+      requests: 8,
+    });
+    expect(gh.requests.map((r) => r.path)).toEqual([
+      `${API}/actions/artifacts`,
+      `${API}/actions/runs/120`,
+      `${API}/actions/artifacts/12/zip`,
+      `${API}/actions/artifacts`,
+      `${API}/actions/workflows/switchyard-execute.yml/runs`,
+      `${API}/actions/runs/50`,
+      `${API}/actions/artifacts/5/zip`,
+      `${API}/actions/artifacts/4/zip`,
+    ]);
+  });
+
+  it("fits the default metrics route in the default budget: three newest event logs, one list of runs", async () => {
+    const gh = githubApi();
+    serveArtifacts(gh, "switchyard-metrics", 7, [
+      artifactWire(12, "switchyard-metrics", "2026-03-02T00:00:00Z"),
+    ]);
+    serveRun(gh, 120, ANALYZE, "workflow_dispatch");
+    serveZip(gh, 12, { "metrics.json": JSON.stringify(METRICS) });
+    serveArtifacts(gh, "switchyard-events", 11, [
+      artifactWire(4, "switchyard-events", "2026-03-01T04:00:00Z"),
+      artifactWire(3, "switchyard-events", "2026-03-01T03:00:00Z"),
+      artifactWire(2, "switchyard-events", "2026-03-01T02:00:00Z"),
+      artifactWire(1, "switchyard-events", "2026-03-01T01:00:00Z"),
+    ]);
+    serveRuns(
+      gh,
+      [40, 30, 20, 10].map((id) => run(id, id, "completed", SHA_A)),
+    );
+    for (const id of [4, 3, 2])
+      serveZip(gh, id, { "run.jsonl": finished("codex", "success", `2026-03-01T0${id}:00:00Z`) });
+    const result = await readRoutingSignals(client(gh), input({ strategy: "metrics" }));
+    gh.done();
+    expect(result.notes).toEqual([]);
+    expect(result.signals.outcomes?.map((o) => o.at)).toEqual([
+      "2026-03-01T04:00:00Z",
+      "2026-03-01T03:00:00Z",
+      "2026-03-01T02:00:00Z",
+    ]);
+    expect(result.requests).toBe(8);
+  });
+
+  it("ignores an artifact whose run GitHub no longer has", async () => {
+    const gh = githubApi();
+    serveArtifacts(gh, "switchyard-metrics", 7, [
+      artifactWire(12, "switchyard-metrics", "2026-03-02T00:00:00Z"),
+    ]);
+    gh.scope.get(`${API}/actions/runs/120`).reply(404, { message: "Not Found" });
+    serveArtifacts(gh, "switchyard-events", 11, []);
+    const result = await readRoutingSignals(client(gh), input({ strategy: "metrics" }));
+    gh.done();
+    expect(result.signals).toEqual({ outcomes: [] });
+    expect(result.notes).toEqual([
+      "metrics.json from run 120 ignored: not a run of .github/workflows/switchyard-analyze.yml " +
+        "started by schedule or workflow_dispatch: every tool starts from the prior",
+    ]);
   });
 });
