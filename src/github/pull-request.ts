@@ -69,10 +69,7 @@ export function cutAt(text: string, max: number): string {
  * The body as sent: the report with a closing reference to the issue, cut to GitHub's limit with
  * a visible note. The reference goes first when it is added, so a cut never removes it.
  */
-export function pullRequestBody(
-  report: string,
-  issueNumber?: number,
-): { body: string; truncated: boolean } {
+export function pullRequestBody(report: string, issueNumber?: number): { body: string; truncated: boolean } {
   const closesIssue = (text: string) => issueNumber === undefined || closes(issueNumber).test(text);
   const prefix = closesIssue(report) ? "" : `Closes #${issueNumber}\n\n`;
   if (prefix.length + report.length <= PR_BODY_LIMIT) return { body: prefix + report, truncated: false };

@@ -66,7 +66,13 @@ function history(gh: GithubApi, etag: string | null) {
     .reply(200, { total_count: 0, artifacts: [] });
   gh.scope
     .get("/repos/o/r/issues/comments")
-    .query({ sort: "updated", direction: "desc", since: "2026-02-22T00:00:00.000Z", per_page: "100", page: "1" })
+    .query({
+      sort: "updated",
+      direction: "desc",
+      since: "2026-02-22T00:00:00.000Z",
+      per_page: "100",
+      page: "1",
+    })
     .reply(200, []);
   gh.scope
     .get("/repos/o/r/actions/runs/3/jobs")
