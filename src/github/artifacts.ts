@@ -149,44 +149,6 @@ export async function listRunArtifacts(
   return found;
 }
 
-/**
- * The newest artifact of that name in the repository that has not expired, or null. GitHub
- * lists a repository's artifacts newest first; they are sorted here as well, so the answer does
- * not rest on an ordering the API does not promise. Only the first page is read: an artifact
- * older than the newest hundred of its name is not "the latest" in any useful sense.
- */
-export async function findLatestArtifact(
-  octokit: GitHubClient,
-  input: { owner: string; repo: string; name: string },
-): Promise<ArtifactInfo | null> {
-  const i = checkInput(
-    z.strictObject({ owner: Owner, repo: Owner, name: z.string().min(1) }),
-    input,
-    "find the latest artifact",
-  );
-  const where = `${i.owner}/${i.repo}`;
-  let data: unknown;
-  try {
-    ({ data } = await octokit.request("GET /repos/{owner}/{repo}/actions/artifacts", {
-      owner: i.owner,
-      repo: i.repo,
-      name: i.name,
-      per_page: PER_PAGE,
-    }));
-  } catch (error) {
-    throw gitHubApiError(error, {
-      doing: `looking for the artifact "${i.name}" in ${where}`,
-      permission: "actions: read",
-    });
-  }
-  const live = parseList(data, where)
-    .artifacts.map(toInfo)
-    // GitHub's `name` filter is exact today; checking again costs nothing if that ever loosens.
-    .filter((a) => a.name === i.name && !a.expired);
-  live.sort((a, b) => (b.created_at ?? "").localeCompare(a.created_at ?? "") || b.id - a.id);
-  return live[0] ?? null;
-}
-
 export interface DownloadArtifactInput {
   owner: string;
   repo: string;

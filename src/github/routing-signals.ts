@@ -6,7 +6,14 @@ import { InputError } from "../core/errors.js";
 import { parseEventLine } from "../core/events/log.js";
 import type { Outcome, Signals } from "../core/routing/schema.js";
 import { readMarker } from "../core/status-marker.js";
-import { downloadArtifact, EVENTS_ARTIFACT, METRICS_ARTIFACT, type ArtifactInfo } from "./artifacts.js";
+import {
+  downloadArtifact,
+  EVENTS_ARTIFACT,
+  listRunArtifacts,
+  METRICS_ARTIFACT,
+  type ArtifactInfo,
+} from "./artifacts.js";
+import { workflowId } from "./dispatch.js";
 import { apiErrorText, GitHubApiError, gitHubApiError, statusOf } from "./errors.js";
 import type { GitHubClient } from "./octokit.js";
 import {
@@ -31,18 +38,22 @@ import {
  * - outcomes (the circuit breaker, for least_busy and metrics): the `execute_finished` events in
  *   the newest `switchyard-events` artifacts, the same record the analysis reads. One request to
  *   list them, one per artifact downloaded.
- * - metrics (metrics): metrics.json from the newest `switchyard-metrics` artifact. Three requests:
- *   the list, the run that uploaded it, the download.
+ * - metrics (metrics): metrics.json from the newest successful run of analysis.workflow started
+ *   by schedule or workflow_dispatch. Three requests: the workflow's successful runs, that run's
+ *   artifacts, the download.
  *
  * Any run in the repository can upload an artifact of either name (a pull request's CI, whose
  * workflow file the pull request can rewrite, or a job running an AI tool), and a forged file
  * would steer the route. So, as the analysis does (trusted-runs.ts), metrics.json is read only
  * from a run of analysis.workflow started by schedule or workflow_dispatch, and event logs only
  * from runs of execution.workflow or recovery.workflow started by workflow_dispatch or
- * workflow_run. An event log's run is looked up in the execute workflow's dispatched runs, which
+ * workflow_run. metrics.json is found run first (the run, then its artifact), so an artifact of
+ * the same name from any other run is never looked at and a newer one cannot hide the real one
+ * until the next analysis. Event logs are found artifact first, because the breaker wants the newest few across two
+ * workflows: an event log's run is looked up in the execute workflow's dispatched runs, which
  * least_busy lists anyway and the metrics strategy lists once when it has a log to check; a run
- * not found there, and metrics.json's run, cost one request each. An artifact of any other run
- * is skipped and named in the notes: the signal falls back to what a missing one gives.
+ * not found there costs one request. An event log of any other run is skipped and named in the
+ * notes: the signal falls back to what a missing one gives.
  *
  * Only what the configured strategy reads is fetched, so the default (priority) route costs no
  * request here. priority, round_robin and sticky therefore judge circuits and concurrency limits
@@ -137,6 +148,17 @@ type Input = z.infer<typeof InputSchema> & { eventWorkflows: string[]; metricsWo
 
 class BudgetSpent extends Error {}
 
+/**
+ * The budget refused a request, thrown as is or wrapped: the artifact helpers turn whatever a
+ * request threw into a GitHubApiError, with the refusal as its cause.
+ */
+function spentBudget(error: unknown): boolean {
+  for (let e = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e instanceof BudgetSpent) return true;
+  }
+  return false;
+}
+
 /** A client that counts requests and refuses the one past the budget. */
 function metered(octokit: GitHubClient, budget: number) {
   const meter = { used: 0, budget };
@@ -173,12 +195,11 @@ export async function readRoutingSignals(
   const notes: string[] = [];
   const origins: RunOrigins = { known: new Map(), listed: false };
   const missed = (what: string, error: unknown) => {
-    const why =
-      error instanceof BudgetSpent
-        ? `the budget of ${meter.budget} requests was spent`
-        : error instanceof Error
-          ? error.message
-          : String(error);
+    const why = spentBudget(error)
+      ? `the budget of ${meter.budget} requests was spent`
+      : error instanceof Error
+        ? error.message
+        : String(error);
     notes.push(`${what} not read: ${why}`);
     log?.warn({ signal: what, err: error }, `routing signal not read: ${what}`);
   };
@@ -204,13 +225,13 @@ export async function readRoutingSignals(
   }
   if (needs.includes("metrics")) {
     try {
-      const metrics = await readMetrics(client, i, origins);
-      if (metrics.ignored !== null) {
-        notes.push(`${metrics.ignored}: every tool starts from the prior`);
-        log?.warn({ signal: "metrics.json" }, `routing signal ignored: ${metrics.ignored}`);
-      } else if (metrics.signals === null)
-        notes.push(`no ${METRICS_ARTIFACT} artifact yet: every tool starts from the prior`);
-      else signals.metrics = metrics.signals;
+      const metrics = await readMetrics(client, i);
+      if (metrics.signals !== null) signals.metrics = metrics.signals;
+      else {
+        notes.push(`${metrics.missing}: every tool starts from the prior`);
+        if (metrics.passedOver)
+          log?.warn({ signal: "metrics.json" }, `routing signal ignored: ${metrics.missing}`);
+      }
     } catch (error) {
       missed("metrics.json", error);
     }
@@ -303,7 +324,7 @@ async function readInFlight(
       }));
     } catch (error) {
       // What was attributed so far still counts; the rest is reported as unattributed.
-      if (error instanceof BudgetSpent) break;
+      if (spentBudget(error)) break;
       throw gitHubApiError(error, {
         doing: `listing the switchyard/route check runs of ${sha.slice(0, 12)} in ${i.owner}/${i.repo}`,
         permission: "checks: read",
@@ -327,29 +348,105 @@ async function readInFlight(
 
 // --- metrics.json ----------------------------------------------------------------------------------
 
-interface MetricsRead {
-  signals: ReturnType<typeof metricsToSignals> | null;
-  /** Why the newest artifact was not read, when its run is not one that may upload it. */
-  ignored: string | null;
-}
+/**
+ * Successful runs of the analysis workflow read, newest first. Its pull_request runs (of a
+ * rewritten copy of the file under the same path) are listed with it and passed over by their
+ * event, so a page this size takes that many of them, newer than the last analysis, to hide it.
+ */
+export const ANALYSIS_RUNS_READ = 10;
 
-async function readMetrics(octokit: GitHubClient, i: Input, origins: RunOrigins): Promise<MetricsRead> {
-  const artifact = (await newestArtifacts(octokit, i, METRICS_ARTIFACT, 1))[0];
-  if (artifact === undefined) return { signals: null, ignored: null };
-  const run = artifact.workflow_run?.id;
+type MetricsRead =
+  | { signals: ReturnType<typeof metricsToSignals> }
+  | {
+      signals: null;
+      /** Why there is no metrics.json: the start of a note. */
+      missing: string;
+      /** Successful runs of the workflow were passed over for how they were started: worth a warning. */
+      passedOver: boolean;
+    };
+
+const AnalysisRunsSchema = z.looseObject({
+  workflow_runs: z.array(
+    z.looseObject({
+      id: z.number().int(),
+      path: z.string().nullish(),
+      event: z.string(),
+      created_at: z.string().nullish(),
+    }),
+  ),
+});
+
+async function readMetrics(octokit: GitHubClient, i: Input): Promise<MetricsRead> {
+  let workflow_id: string;
+  try {
+    workflow_id = workflowId(i.metricsWorkflow);
+  } catch {
+    throw new InputError(
+      `analysis.workflow: "${i.metricsWorkflow}" is not a workflow file; ` +
+        `use a path such as ${DEFAULT_ANALYSIS_WORKFLOW}`,
+    );
+  }
+  let data: unknown;
+  try {
+    ({ data } = await octokit.request("GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs", {
+      owner: i.owner,
+      repo: i.repo,
+      workflow_id,
+      status: "success",
+      exclude_pull_requests: true,
+      per_page: ANALYSIS_RUNS_READ,
+    }));
+  } catch (error) {
+    if (spentBudget(error)) throw error;
+    // The analysis is optional: a repository that has not added it yet routes on the prior.
+    if (statusOf(error) === 404) {
+      return {
+        signals: null,
+        missing: `no analysis workflow yet (${i.metricsWorkflow} is not in ${i.owner}/${i.repo})`,
+        passedOver: false,
+      };
+    }
+    throw gitHubApiError(error, {
+      doing: `listing the successful runs of ${workflow_id} in ${i.owner}/${i.repo}`,
+      permission: "actions: read",
+    });
+  }
+  const listed = AnalysisRunsSchema.safeParse(data);
+  if (!listed.success)
+    throw new GitHubApiError("GitHub's list of workflow runs is not what its API documents", null);
+  const runs = listed.data.workflow_runs.sort(
+    (a, b) => (b.created_at ?? "").localeCompare(a.created_at ?? "") || b.id - a.id,
+  );
+  const run = runs.find((r) =>
+    trustedRun({ path: r.path ?? null, event: r.event }, [i.metricsWorkflow], ANALYSIS_RUN_TRIGGERS),
+  );
   if (run === undefined) {
+    if (runs.length === 0)
+      return { signals: null, missing: `no successful run of ${i.metricsWorkflow} yet`, passedOver: false };
+    const newest = runs[0]!;
+    const which =
+      runs.length === 1
+        ? `the only successful run of ${i.metricsWorkflow} was not`
+        : `none of the ${runs.length} newest successful runs of ${i.metricsWorkflow} was`;
     return {
       signals: null,
-      ignored: `metrics.json in artifact ${artifact.id} ignored: GitHub names no run that uploaded it`,
+      missing: `${which} started by ${either(ANALYSIS_RUN_TRIGGERS)} (the newest, run ${newest.id}, by ${newest.event})`,
+      passedOver: true,
     };
   }
-  const origin = await runOrigin(octokit, i, origins, run, false);
-  if (origin === null || !trustedRun(origin, [i.metricsWorkflow], ANALYSIS_RUN_TRIGGERS)) {
+
+  const artifacts = (await listRunArtifacts(octokit, { owner: i.owner, repo: i.repo, run_id: run.id }))
+    .filter((a) => a.name === METRICS_ARTIFACT)
+    .sort((a, b) => (b.created_at ?? "").localeCompare(a.created_at ?? "") || b.id - a.id);
+  const artifact = artifacts.find((a) => !a.expired);
+  if (artifact === undefined) {
     return {
       signals: null,
-      ignored:
-        `metrics.json from run ${run} ignored: not a run of ${i.metricsWorkflow} ` +
-        `started by ${either(ANALYSIS_RUN_TRIGGERS)}`,
+      missing:
+        artifacts.length === 0
+          ? `no ${METRICS_ARTIFACT} artifact on run ${run.id} of ${i.metricsWorkflow}`
+          : `the ${METRICS_ARTIFACT} artifact of run ${run.id} of ${i.metricsWorkflow} has expired`,
+      passedOver: false,
     };
   }
   const files = await downloadArtifact(octokit, {
@@ -368,10 +465,10 @@ async function readMetrics(octokit: GitHubClient, i: Input, origins: RunOrigins)
   } catch {
     throw new InputError(`metrics.json in the ${METRICS_ARTIFACT} artifact (id ${artifact.id}) is not JSON`);
   }
-  return { signals: metricsToSignals(raw), ignored: null };
+  return { signals: metricsToSignals(raw) };
 }
 
-// --- which run uploaded an artifact ------------------------------------------------------------------
+// --- which run uploaded an event log ------------------------------------------------------------------
 
 interface RunOrigin {
   path: string | null;
@@ -414,7 +511,7 @@ async function listDispatchedRuns(
       per_page: 100,
     }));
   } catch (error) {
-    if (error instanceof BudgetSpent) throw error;
+    if (spentBudget(error)) throw error;
     throw gitHubApiError(error, {
       doing: `listing the runs of ${i.workflow_id} in ${i.owner}/${i.repo}`,
       permission: "actions: read",
@@ -431,17 +528,16 @@ async function listDispatchedRuns(
 
 /**
  * Which workflow ran `run` and what started it: from what was already read, else from the
- * execute workflow's run list when `listFirst` and it was not read yet (one request that
- * answers for every recent event log), else from the run itself (one request).
+ * execute workflow's run list if it was not read yet (one request that answers for every recent
+ * event log), else from the run itself (one request).
  */
 async function runOrigin(
   octokit: GitHubClient,
   i: Input,
   origins: RunOrigins,
   run: number,
-  listFirst: boolean,
 ): Promise<RunOrigin | null> {
-  if (!origins.known.has(run) && listFirst && !origins.listed) await listDispatchedRuns(octokit, i, origins);
+  if (!origins.known.has(run) && !origins.listed) await listDispatchedRuns(octokit, i, origins);
   if (origins.known.has(run)) return origins.known.get(run)!;
   let data: unknown;
   try {
@@ -451,7 +547,7 @@ async function runOrigin(
       run_id: run,
     }));
   } catch (error) {
-    if (error instanceof BudgetSpent) throw error;
+    if (spentBudget(error)) throw error;
     // A deleted run vouches for nothing.
     if (statusOf(error) === 404 || statusOf(error) === 410) {
       origins.known.set(run, null);
@@ -506,7 +602,7 @@ async function newestArtifacts(
       per_page: Math.min(100, count * 2 + 5),
     }));
   } catch (error) {
-    if (error instanceof BudgetSpent) throw error;
+    if (spentBudget(error)) throw error;
     throw gitHubApiError(error, {
       doing: `looking for the artifact "${name}" in ${i.owner}/${i.repo}`,
       permission: "actions: read",
@@ -554,9 +650,9 @@ async function readOutcomes(
     if (artifact.workflow_run !== null) {
       let origin: RunOrigin | null;
       try {
-        origin = await runOrigin(octokit, i, origins, artifact.workflow_run.id, true);
+        origin = await runOrigin(octokit, i, origins, artifact.workflow_run.id);
       } catch (error) {
-        if (!(error instanceof BudgetSpent)) throw error;
+        if (!spentBudget(error)) throw error;
         spent();
         break;
       }
@@ -577,7 +673,7 @@ async function readOutcomes(
         maxBytes: MAX_SIGNAL_ARTIFACT_BYTES,
       });
     } catch (error) {
-      if (error instanceof BudgetSpent) {
+      if (spentBudget(error)) {
         spent();
         break;
       }

@@ -23,7 +23,7 @@ import {
 
 /**
  * The loop issue #6 asks to close, through the doors: mode analyze reads the event logs the
- * execute runs uploaded and writes metrics.json; the workflow uploads it as the newest
+ * execute runs uploaded and writes metrics.json; the workflow uploads it as its run's
  * `switchyard-metrics` artifact; the app's next route with the metrics strategy reads it and
  * sends the task elsewhere when the first tool of the chain has been failing more and more.
  * The same route with a week where that tool did well keeps it: the file is what decides.
@@ -143,20 +143,28 @@ async function analyze(events: string): Promise<Buffer> {
   return readFile(result.metricsPath);
 }
 
-/** The run that uploaded the metrics artifact: the scheduled analysis, unless a test says otherwise. */
+/** A run that uploaded a `switchyard-metrics` artifact. */
 interface Uploader {
+  id: number;
   path: string;
   event: string;
+  created_at: string;
 }
-const SCHEDULED_ANALYSIS: Uploader = { path: ".github/workflows/switchyard-analyze.yml", event: "schedule" };
+const SCHEDULED_ANALYSIS: Uploader = {
+  id: 78,
+  path: ".github/workflows/switchyard-analyze.yml",
+  event: "schedule",
+  created_at: daysAgo(1),
+};
 
 /**
- * Door 2: the app routes issue #1 (labelled `bug`: error_fix) with that file as the newest
- * artifact, uploaded by run 78.
+ * Door 2: the app routes issue #1 (labelled `bug`: error_fix) with that file uploaded by the
+ * newest successful analysis run (78), behind any newer successful runs in `before`, which the
+ * route passes over unasked.
  */
 async function route(
   metricsJson: Buffer,
-  uploader: Uploader = SCHEDULED_ANALYSIS,
+  before: Uploader[] = [],
 ): Promise<{ gh: GithubApi; decision: RoutingDecision }> {
   const gh = githubApi();
   installationToken(gh);
@@ -166,8 +174,21 @@ async function route(
     .reply(200, { permission: "write", role_name: "triage", user: { login: "Codertocat" } });
   const zip = zipSync({ "metrics.json": new Uint8Array(metricsJson) });
   gh.scope
-    .get(`${REPO}/actions/artifacts`)
-    .query({ name: "switchyard-metrics", per_page: "7" })
+    .get(`${REPO}/actions/workflows/switchyard-analyze.yml/runs`)
+    .query({ status: "success", exclude_pull_requests: "true", per_page: "10" })
+    .reply(200, {
+      total_count: before.length + 1,
+      workflow_runs: [...before, SCHEDULED_ANALYSIS].map((run) => ({
+        ...run,
+        name: "switchyard-analyze",
+        status: "completed",
+        conclusion: "success",
+        head_sha: SHA,
+      })),
+    });
+  gh.scope
+    .get(`${REPO}/actions/runs/78/artifacts`)
+    .query({ per_page: "100", page: "1" })
     .reply(200, {
       total_count: 1,
       artifacts: [
@@ -176,25 +197,13 @@ async function route(
           name: "switchyard-metrics",
           size_in_bytes: zip.length,
           expired: false,
-          created_at: NOW,
+          created_at: daysAgo(1),
           workflow_run: { id: 78, head_sha: SHA },
         },
       ],
     });
-  gh.scope.get(`${REPO}/actions/runs/78`).reply(200, {
-    id: 78,
-    name: "switchyard-analyze",
-    path: uploader.path,
-    event: uploader.event,
-    status: "completed",
-    conclusion: "success",
-    head_sha: SHA,
-  });
-  // A forged file is never downloaded.
-  if (uploader === SCHEDULED_ANALYSIS) {
-    gh.scope.get(`${REPO}/actions/artifacts/90/zip`).reply(302, "", { Location: `${BLOB}/metrics.zip` });
-    nock(BLOB).get("/metrics.zip").reply(200, Buffer.from(zip));
-  }
+  gh.scope.get(`${REPO}/actions/artifacts/90/zip`).reply(302, "", { Location: `${BLOB}/metrics.zip` });
+  nock(BLOB).get("/metrics.zip").reply(200, Buffer.from(zip));
   // No recent event log: the circuit breaker has nothing to say, so the choice is the metrics'.
   gh.scope
     .get(`${REPO}/actions/artifacts`)
@@ -266,34 +275,31 @@ describe("metrics.json closes the loop from the analysis to the router", () => {
     expect(decision.candidates.find((c) => c.tool === "aider")?.reason).toContain(
       "0.286 success (2/10 on 'error_fix', prior 2/4)",
     );
-    // The signals cost four requests: the metrics artifact's list, the run that uploaded it (the
-    // scheduled analysis), its download, the event logs' list.
+    // The signals cost four requests: the analysis workflow's successful runs, the newest one's
+    // artifacts, the metrics download, the event logs' list.
     expect(
       gh.requests.filter((r) => r.path.includes("/actions/")).map((r) => `${r.method} ${r.path}`),
     ).toEqual([
-      `GET ${REPO}/actions/artifacts`,
-      `GET ${REPO}/actions/runs/78`,
+      `GET ${REPO}/actions/workflows/switchyard-analyze.yml/runs`,
+      `GET ${REPO}/actions/runs/78/artifacts`,
       `GET ${REPO}/actions/artifacts/90/zip`,
       `GET ${REPO}/actions/artifacts`,
       `POST ${REPO}/actions/workflows/switchyard-execute.yml/dispatches`,
     ]);
   });
 
-  it("ignores the same file uploaded by a pull request's run: every tool starts from the prior", async () => {
+  it("a newer pull_request artifact does not hide the analysis run's metrics", async () => {
     const metrics = await analyze(await week(2));
-    // A pull request that rewrote the analysis workflow: same path, but started by pull_request.
-    const { gh, decision } = await route(metrics, {
-      path: ".github/workflows/switchyard-analyze.yml",
-      event: "pull_request",
-    });
+    // A pull request that rewrote the analysis workflow (same path, started by pull_request) ran
+    // after the scheduled analysis and uploaded a switchyard-metrics artifact of its own.
+    const { gh, decision } = await route(metrics, [
+      { id: 79, path: ".github/workflows/switchyard-analyze.yml", event: "pull_request", created_at: NOW },
+    ]);
     expect(decision.strategy).toBe("metrics");
-    // Without the file's 2 of 10, aider is back on the prior and first in the chain.
-    expect(decision.tool).toBe("aider");
-    expect(decision.summary).toContain(
-      "Signals: metrics.json from run 78 ignored: not a run of .github/workflows/switchyard-analyze.yml " +
-        "started by schedule or workflow_dispatch: every tool starts from the prior.",
-    );
-    expect(gh.requests.map((r) => r.path)).not.toContain(`${REPO}/actions/artifacts/90/zip`);
+    // The scheduled analysis's 2 of 10 still decide: aider is passed over for claude.
+    expect(decision.tool).toBe("claude");
+    expect(decision.summary).not.toContain("Signals:");
+    expect(gh.requests.map((r) => r.path)).not.toContain(`${REPO}/actions/runs/79/artifacts`);
   });
 
   it("keeps aider first when the same analysis saw it doing well", async () => {

@@ -7,7 +7,6 @@ import {
   ArtifactGoneError,
   ArtifactRejectedError,
   downloadArtifact,
-  findLatestArtifact,
   listRunArtifacts,
   safeEntryName,
   type ArtifactInfo,
@@ -277,36 +276,6 @@ describe("listRunArtifacts", () => {
       "listing the artifacts of run 77 in o/r failed: GitHub answered 403 (Resource not accessible by integration): " +
         "the token is not allowed to do this (it needs `actions: read`)",
     );
-    gh.done();
-  });
-});
-
-describe("findLatestArtifact", () => {
-  it("picks the newest artifact of the name that has not expired", async () => {
-    const gh = githubApi();
-    gh.scope
-      .get("/repos/o/r/actions/artifacts")
-      .query({ name: "switchyard-metrics", per_page: "100" })
-      .reply(200, {
-        total_count: 3,
-        artifacts: [
-          wire(3, { name: "switchyard-metrics", expired: true, created_at: "2025-03-01T00:00:00Z" }),
-          wire(1, { name: "switchyard-metrics", created_at: "2025-01-01T00:00:00Z" }),
-          wire(2, { name: "switchyard-metrics", created_at: "2025-02-01T00:00:00Z" }),
-        ],
-      });
-    const latest = await findLatestArtifact(octokit, { owner: "o", repo: "r", name: "switchyard-metrics" });
-    gh.done();
-    expect(latest?.id).toBe(2);
-  });
-
-  it("answers null when every artifact of the name expired", async () => {
-    const gh = githubApi();
-    gh.scope
-      .get("/repos/o/r/actions/artifacts")
-      .query(true)
-      .reply(200, { total_count: 1, artifacts: [wire(3, { expired: true })] });
-    expect(await findLatestArtifact(octokit, { owner: "o", repo: "r", name: "switchyard-patch" })).toBeNull();
     gh.done();
   });
 });

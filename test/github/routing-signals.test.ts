@@ -135,6 +135,51 @@ function serveZip(gh: GithubApi, id: number, files: Record<string, string>) {
   return zip.length;
 }
 
+/** A successful run of a workflow, as GET /actions/workflows/{id}/runs lists it. */
+function workflowRun(id: number, event: string, created_at: string, path = ANALYZE) {
+  return {
+    id,
+    name: path.slice(path.lastIndexOf("/") + 1).split("@")[0],
+    path,
+    event,
+    status: "completed",
+    conclusion: "success",
+    head_sha: SHA_A,
+    display_title: "Switchyard analysis",
+    created_at,
+    html_url: `https://github.com/octo/app/actions/runs/${id}`,
+  };
+}
+
+/** The analysis workflow's successful runs, newest first, exactly as readRoutingSignals asks. */
+function serveAnalysisRuns(gh: GithubApi, runs: object[], workflow = "switchyard-analyze.yml") {
+  gh.scope
+    .get(`${API}/actions/workflows/${workflow}/runs`)
+    .query({ status: "success", exclude_pull_requests: "true", per_page: "10" })
+    .reply(200, { total_count: runs.length, workflow_runs: runs });
+}
+
+function serveRunArtifacts(gh: GithubApi, runId: number, artifacts: object[]) {
+  gh.scope
+    .get(`${API}/actions/runs/${runId}/artifacts`)
+    .query({ per_page: "100", page: "1" })
+    .reply(200, { total_count: artifacts.length, artifacts });
+}
+
+/** An artifact uploaded by run `runId`. */
+function runArtifact(id: number, name: string, runId: number, extra: Record<string, unknown> = {}) {
+  return artifactWire(id, name, "2026-03-01T00:00:00Z", {
+    workflow_run: {
+      id: runId,
+      repository_id: 1,
+      head_repository_id: 1,
+      head_branch: "main",
+      head_sha: SHA_A,
+    },
+    ...extra,
+  });
+}
+
 /** A metrics.json as mode analyze writes it: aider at 7 of 10. */
 const METRICS = {
   schema_version: 1,
@@ -272,13 +317,16 @@ describe("readRoutingSignals", () => {
     expect(result.requests).toBe(4);
   });
 
-  it("reads metrics.json from the newest switchyard-metrics artifact", async () => {
+  it("reads metrics.json from the newest successful analysis run, run first: three requests", async () => {
     const gh = githubApi();
-    serveArtifacts(gh, "switchyard-metrics", 7, [
-      artifactWire(11, "switchyard-metrics", "2026-03-01T00:00:00Z"),
-      artifactWire(10, "switchyard-metrics", "2026-02-22T00:00:00Z"),
+    serveAnalysisRuns(gh, [
+      workflowRun(100, "schedule", "2026-02-22T00:00:00Z"),
+      workflowRun(110, "schedule", "2026-03-01T00:00:00Z"),
     ]);
-    serveRun(gh, 110, ANALYZE, "schedule");
+    serveRunArtifacts(gh, 110, [
+      runArtifact(13, "analysis-report", 110),
+      runArtifact(11, "switchyard-metrics", 110),
+    ]);
     serveZip(gh, 11, { "metrics.json": JSON.stringify(METRICS) });
     serveArtifacts(gh, "switchyard-events", 11, []);
 
@@ -292,22 +340,104 @@ describe("readRoutingSignals", () => {
       notes: [],
       requests: 4,
     });
-    expect(gh.requests.map((r) => r.path)).toEqual([
-      `${API}/actions/artifacts`,
-      `${API}/actions/runs/110`,
-      `${API}/actions/artifacts/11/zip`,
-      `${API}/actions/artifacts`,
+    expect(gh.requests.map((r) => ({ path: r.path, query: r.query }))).toEqual([
+      {
+        path: `${API}/actions/workflows/switchyard-analyze.yml/runs`,
+        query: { status: "success", exclude_pull_requests: "true", per_page: "10" },
+      },
+      { path: `${API}/actions/runs/110/artifacts`, query: { per_page: "100", page: "1" } },
+      { path: `${API}/actions/artifacts/11/zip`, query: {} },
+      { path: `${API}/actions/artifacts`, query: { name: "switchyard-events", per_page: "11" } },
     ]);
   });
 
-  it("says so when there is no metrics.json yet", async () => {
+  it("says so when the analysis has not succeeded yet", async () => {
     const gh = githubApi();
-    serveArtifacts(gh, "switchyard-metrics", 7, []);
+    serveAnalysisRuns(gh, []);
+    serveArtifacts(gh, "switchyard-events", 11, []);
+    const result = await readRoutingSignals(client(gh), input({ strategy: "metrics" }));
+    gh.done();
+    expect(result).toEqual({
+      signals: { outcomes: [] },
+      notes: [
+        "no successful run of .github/workflows/switchyard-analyze.yml yet: every tool starts from the prior",
+      ],
+      requests: 2,
+    });
+  });
+
+  it("says so, without failing the route or warning, when the analysis workflow is not installed", async () => {
+    const gh = githubApi();
+    gh.scope
+      .get(`${API}/actions/workflows/switchyard-analyze.yml/runs`)
+      .query(true)
+      .reply(404, { message: "Not Found" });
+    serveArtifacts(gh, "switchyard-events", 11, []);
+    const warnings: string[] = [];
+    const result = await readRoutingSignals(client(gh), input({ strategy: "metrics" }), {
+      warn: (_obj, msg) => warnings.push(msg),
+    });
+    gh.done();
+    expect(result).toEqual({
+      signals: { outcomes: [] },
+      notes: [
+        "no analysis workflow yet (.github/workflows/switchyard-analyze.yml is not in octo/app): " +
+          "every tool starts from the prior",
+      ],
+      requests: 2,
+    });
+    expect(warnings).toEqual([]);
+  });
+
+  it("says so when the newest successful analysis run uploaded no metrics, and looks no further back", async () => {
+    const gh = githubApi();
+    serveAnalysisRuns(gh, [
+      workflowRun(110, "workflow_dispatch", "2026-03-01T00:00:00Z"),
+      workflowRun(100, "schedule", "2026-02-22T00:00:00Z"),
+    ]);
+    serveRunArtifacts(gh, 110, [runArtifact(13, "analysis-report", 110)]);
     serveArtifacts(gh, "switchyard-events", 11, []);
     const result = await readRoutingSignals(client(gh), input({ strategy: "metrics" }));
     gh.done();
     expect(result.signals).toEqual({ outcomes: [] });
-    expect(result.notes).toEqual(["no switchyard-metrics artifact yet: every tool starts from the prior"]);
+    expect(result.notes).toEqual([
+      "no switchyard-metrics artifact on run 110 of .github/workflows/switchyard-analyze.yml: " +
+        "every tool starts from the prior",
+    ]);
+    expect(result.requests).toBe(3);
+  });
+
+  it("says so when the newest analysis run's metrics have expired, without downloading them", async () => {
+    const gh = githubApi();
+    serveAnalysisRuns(gh, [workflowRun(110, "schedule", "2026-03-01T00:00:00Z")]);
+    serveRunArtifacts(gh, 110, [runArtifact(11, "switchyard-metrics", 110, { expired: true })]);
+    serveArtifacts(gh, "switchyard-events", 11, []);
+    const result = await readRoutingSignals(client(gh), input({ strategy: "metrics" }));
+    gh.done();
+    expect(result.signals).toEqual({ outcomes: [] });
+    expect(result.notes).toEqual([
+      "the switchyard-metrics artifact of run 110 of .github/workflows/switchyard-analyze.yml has expired: " +
+        "every tool starts from the prior",
+    ]);
+    expect(result.requests).toBe(3);
+  });
+
+  it("names a configured analysis workflow that is no workflow file, without a request for it", async () => {
+    const gh = githubApi();
+    serveArtifacts(gh, "switchyard-events", 11, []);
+    const result = await readRoutingSignals(
+      client(gh),
+      input({ strategy: "metrics", metricsWorkflow: ".github/workflows/analyze" }),
+    );
+    gh.done();
+    expect(result).toEqual({
+      signals: { outcomes: [] },
+      notes: [
+        'metrics.json not read: analysis.workflow: ".github/workflows/analyze" is not a workflow file; ' +
+          "use a path such as .github/workflows/switchyard-analyze.yml",
+      ],
+      requests: 1,
+    });
   });
 
   it("leaves out a signal GitHub refuses, names why, warns, and still reads the others", async () => {
@@ -346,6 +476,42 @@ describe("readRoutingSignals", () => {
     });
   });
 
+  it("counts a request the budget refused inside a download as the budget spent, not as GitHub unreachable", async () => {
+    const gh = githubApi();
+    serveAnalysisRuns(gh, [workflowRun(110, "schedule", "2026-03-01T00:00:00Z")]);
+    serveRunArtifacts(gh, 110, [runArtifact(11, "switchyard-metrics", 110)]);
+    const result = await readRoutingSignals(client(gh), input({ strategy: "metrics", budget: 2 }));
+    gh.done();
+    expect(result).toEqual({
+      signals: {},
+      notes: [
+        "metrics.json not read: the budget of 2 requests was spent",
+        "recent outcomes not read: the budget of 2 requests was spent",
+      ],
+      requests: 2,
+    });
+  });
+
+  it("stops reading event logs when the budget refuses a download, and says how many it read", async () => {
+    const gh = githubApi();
+    serveRuns(gh, [run(30, 3, "completed", SHA_A), run(40, 4, "completed", SHA_A)]);
+    serveArtifacts(gh, "switchyard-events", 9, [
+      artifactWire(4, "switchyard-events", "2026-03-01T11:00:00Z"),
+      artifactWire(3, "switchyard-events", "2026-03-01T10:00:00Z"),
+    ]);
+    serveZip(gh, 4, { "run.jsonl": finished("claude", "success", "2026-03-01T10:55:00Z") });
+    const result = await readRoutingSignals(
+      client(gh),
+      input({ strategy: "least_busy", maxEventArtifacts: 2, budget: 3 }),
+    );
+    gh.done();
+    expect(result).toEqual({
+      signals: { in_flight: {}, outcomes: [{ tool: "claude", ok: true, at: "2026-03-01T10:55:00Z" }] },
+      notes: ["1 of the 2 newest event logs read: the request budget was spent"],
+      requests: 3,
+    });
+  });
+
   it("refuses input that is not a routing request", async () => {
     const gh = githubApi();
     await expect(readRoutingSignals(client(gh), input({ issue_number: 0 }))).rejects.toThrow(
@@ -357,58 +523,89 @@ describe("readRoutingSignals", () => {
 describe("readRoutingSignals: only Switchyard's own runs speak", () => {
   const AIDER_7_OF_10 = [{ tool: "aider", attempts: 10, successes: 7, p50_ms: 60000, cost: 0.25 }];
 
-  it("ignores a metrics.json a pull_request run uploaded, says so, and leaves every tool on the prior", async () => {
+  it("a newer pull_request artifact does not hide the analysis run's metrics", async () => {
     const gh = githubApi();
-    serveArtifacts(gh, "switchyard-metrics", 7, [
-      artifactWire(12, "switchyard-metrics", "2026-03-02T00:00:00Z"),
-      artifactWire(11, "switchyard-metrics", "2026-03-01T00:00:00Z"),
+    // A pull request rewrote the analysis workflow under its own path; its run succeeded after the
+    // scheduled one and uploaded a switchyard-metrics artifact (id 13) of its own. Both runs are
+    // listed under the workflow, and the path alone proves nothing: the trigger tells them apart.
+    serveAnalysisRuns(gh, [
+      workflowRun(130, "pull_request", "2026-03-02T00:00:00Z"),
+      workflowRun(120, "schedule", "2026-03-01T00:00:00Z"),
     ]);
-    // The pull request rewrote the analysis workflow under its own path: the path alone proves nothing.
-    serveRun(gh, 120, ANALYZE, "pull_request");
+    serveRunArtifacts(gh, 120, [runArtifact(12, "switchyard-metrics", 120)]);
+    serveZip(gh, 12, { "metrics.json": JSON.stringify(METRICS) });
     serveArtifacts(gh, "switchyard-events", 11, []);
     const warnings: string[] = [];
     const result = await readRoutingSignals(client(gh), input({ strategy: "metrics" }), {
       warn: (_obj, msg) => warnings.push(msg),
     });
     gh.done();
-    expect(result).toEqual({
-      signals: { outcomes: [] },
-      notes: [
-        "metrics.json from run 120 ignored: not a run of .github/workflows/switchyard-analyze.yml " +
-          "started by schedule or workflow_dispatch: every tool starts from the prior",
-      ],
-      requests: 3,
-    });
-    // Nothing of the forged artifact was downloaded.
-    expect(gh.requests.map((r) => r.path)).not.toContain(`${API}/actions/artifacts/12/zip`);
-    expect(warnings).toEqual([
-      "routing signal ignored: metrics.json from run 120 ignored: not a run of " +
-        ".github/workflows/switchyard-analyze.yml started by schedule or workflow_dispatch",
+    expect(result).toEqual({ signals: { metrics: AIDER_7_OF_10, outcomes: [] }, notes: [], requests: 4 });
+    // Neither the pull request's run nor its artifact is asked about.
+    expect(gh.requests.map((r) => r.path)).toEqual([
+      `${API}/actions/workflows/switchyard-analyze.yml/runs`,
+      `${API}/actions/runs/120/artifacts`,
+      `${API}/actions/artifacts/12/zip`,
+      `${API}/actions/artifacts`,
     ]);
+    expect(warnings).toEqual([]);
   });
 
-  it("ignores a metrics.json from another workflow even when it was dispatched", async () => {
+  it("passes over successful runs of the analysis workflow a pull request started, says so and warns", async () => {
     const gh = githubApi();
-    serveArtifacts(gh, "switchyard-metrics", 7, [
-      artifactWire(12, "switchyard-metrics", "2026-03-02T00:00:00Z"),
+    serveAnalysisRuns(gh, [
+      workflowRun(130, "pull_request", "2026-03-02T00:00:00Z"),
+      workflowRun(131, "pull_request_target", "2026-03-03T00:00:00Z"),
     ]);
-    serveRun(gh, 120, ".github/workflows/ci.yml", "workflow_dispatch");
+    serveArtifacts(gh, "switchyard-events", 11, []);
+    const warnings: string[] = [];
+    const result = await readRoutingSignals(client(gh), input({ strategy: "metrics" }), {
+      warn: (_obj, msg) => warnings.push(msg),
+    });
+    gh.done();
+    const why =
+      "none of the 2 newest successful runs of .github/workflows/switchyard-analyze.yml was started by " +
+      "schedule or workflow_dispatch (the newest, run 131, by pull_request_target)";
+    expect(result).toEqual({
+      signals: { outcomes: [] },
+      notes: [`${why}: every tool starts from the prior`],
+      requests: 2,
+    });
+    // Nothing of theirs was listed or downloaded.
+    expect(gh.requests.map((r) => r.path)).toEqual([
+      `${API}/actions/workflows/switchyard-analyze.yml/runs`,
+      `${API}/actions/artifacts`,
+    ]);
+    expect(warnings).toEqual([`routing signal ignored: ${why}`]);
+  });
+
+  it("says so when the only successful run is a pull request's", async () => {
+    const gh = githubApi();
+    serveAnalysisRuns(gh, [workflowRun(130, "pull_request", "2026-03-02T00:00:00Z")]);
     serveArtifacts(gh, "switchyard-events", 11, []);
     const result = await readRoutingSignals(client(gh), input({ strategy: "metrics" }));
     gh.done();
-    expect(result.signals).toEqual({ outcomes: [] });
     expect(result.notes).toEqual([
-      "metrics.json from run 120 ignored: not a run of .github/workflows/switchyard-analyze.yml " +
-        "started by schedule or workflow_dispatch: every tool starts from the prior",
+      "the only successful run of .github/workflows/switchyard-analyze.yml was not started by " +
+        "schedule or workflow_dispatch (the newest, run 130, by pull_request): every tool starts from the prior",
     ]);
   });
 
   it("reads metrics.json from a dispatched run of the configured analysis workflow", async () => {
     const gh = githubApi();
-    serveArtifacts(gh, "switchyard-metrics", 7, [
-      artifactWire(12, "switchyard-metrics", "2026-03-02T00:00:00Z"),
-    ]);
-    serveRun(gh, 120, ".github/workflows/nightly.yml@refs/heads/main", "workflow_dispatch");
+    serveAnalysisRuns(
+      gh,
+      [
+        workflowRun(
+          120,
+          "workflow_dispatch",
+          "2026-03-02T00:00:00Z",
+          ".github/workflows/nightly.yml@refs/heads/main",
+        ),
+      ],
+      "nightly.yml",
+    );
+    serveRunArtifacts(gh, 120, [runArtifact(12, "switchyard-metrics", 120)]);
     serveZip(gh, 12, { "out/metrics.json": JSON.stringify(METRICS) });
     serveArtifacts(gh, "switchyard-events", 11, []);
     const result = await readRoutingSignals(
@@ -448,10 +645,8 @@ describe("readRoutingSignals: only Switchyard's own runs speak", () => {
 
   it("checks the metrics strategy's event logs against one list of execute runs, and a recovery run by itself", async () => {
     const gh = githubApi();
-    serveArtifacts(gh, "switchyard-metrics", 7, [
-      artifactWire(12, "switchyard-metrics", "2026-03-02T00:00:00Z"),
-    ]);
-    serveRun(gh, 120, ANALYZE, "schedule");
+    serveAnalysisRuns(gh, [workflowRun(120, "schedule", "2026-03-02T00:00:00Z")]);
+    serveRunArtifacts(gh, 120, [runArtifact(12, "switchyard-metrics", 120)]);
     serveZip(gh, 12, { "metrics.json": JSON.stringify(METRICS) });
     serveArtifacts(gh, "switchyard-events", 11, [
       artifactWire(5, "switchyard-events", "2026-03-01T12:00:00Z"),
@@ -481,8 +676,8 @@ describe("readRoutingSignals: only Switchyard's own runs speak", () => {
       requests: 8,
     });
     expect(gh.requests.map((r) => r.path)).toEqual([
-      `${API}/actions/artifacts`,
-      `${API}/actions/runs/120`,
+      `${API}/actions/workflows/switchyard-analyze.yml/runs`,
+      `${API}/actions/runs/120/artifacts`,
       `${API}/actions/artifacts/12/zip`,
       `${API}/actions/artifacts`,
       `${API}/actions/workflows/switchyard-execute.yml/runs`,
@@ -494,10 +689,8 @@ describe("readRoutingSignals: only Switchyard's own runs speak", () => {
 
   it("fits the default metrics route in the default budget: three newest event logs, one list of runs", async () => {
     const gh = githubApi();
-    serveArtifacts(gh, "switchyard-metrics", 7, [
-      artifactWire(12, "switchyard-metrics", "2026-03-02T00:00:00Z"),
-    ]);
-    serveRun(gh, 120, ANALYZE, "workflow_dispatch");
+    serveAnalysisRuns(gh, [workflowRun(120, "workflow_dispatch", "2026-03-02T00:00:00Z")]);
+    serveRunArtifacts(gh, 120, [runArtifact(12, "switchyard-metrics", 120)]);
     serveZip(gh, 12, { "metrics.json": JSON.stringify(METRICS) });
     serveArtifacts(gh, "switchyard-events", 11, [
       artifactWire(4, "switchyard-events", "2026-03-01T04:00:00Z"),
@@ -520,21 +713,5 @@ describe("readRoutingSignals: only Switchyard's own runs speak", () => {
       "2026-03-01T02:00:00Z",
     ]);
     expect(result.requests).toBe(8);
-  });
-
-  it("ignores an artifact whose run GitHub no longer has", async () => {
-    const gh = githubApi();
-    serveArtifacts(gh, "switchyard-metrics", 7, [
-      artifactWire(12, "switchyard-metrics", "2026-03-02T00:00:00Z"),
-    ]);
-    gh.scope.get(`${API}/actions/runs/120`).reply(404, { message: "Not Found" });
-    serveArtifacts(gh, "switchyard-events", 11, []);
-    const result = await readRoutingSignals(client(gh), input({ strategy: "metrics" }));
-    gh.done();
-    expect(result.signals).toEqual({ outcomes: [] });
-    expect(result.notes).toEqual([
-      "metrics.json from run 120 ignored: not a run of .github/workflows/switchyard-analyze.yml " +
-        "started by schedule or workflow_dispatch: every tool starts from the prior",
-    ]);
   });
 });
