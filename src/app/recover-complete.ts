@@ -15,6 +15,7 @@ import { deliverFix } from "../github/fix-delivery.js";
 import type { GitHubClient } from "../github/octokit.js";
 import {
   finishDispatchedStep,
+  finishSuggestion,
   loadRecovery,
   parseRecoverRunTitle,
   recoverRunTitle,
@@ -47,6 +48,11 @@ import type { RecoverContext } from "./recover-run.js";
  *    own PR branch, or a fix branch and draft fix PR), then recorded as committed. no_fix and
  *    unavailable are recorded as the bundle says.
  *
+ * A fork's suggestion step (the dispatch record says `suggest`, recovery.fork_suggestions) goes
+ * through 1-5 the same way, then is never committed: the fixers' diff is posted in the PR's
+ * recovery comment (renderSuggestion) and the ladder stops for that head (finishSuggestion), with
+ * no retry and no AI tool. The fork's code made that diff, so it is shown as data, bounded.
+ *
  * Why the head commit of the run is not compared: the recover workflow is dispatched on the
  * default branch, so its head_sha is whatever that branch pointed to when GitHub created the run,
  * which a push in between changes; the branch is checked instead, and the commit the fix is made
@@ -67,6 +73,8 @@ export type RecoverCompleteOutcome =
   | { action: "not-mine"; reason: string }
   | { action: "ignored"; reason: string }
   | { action: "refused"; rule: string; reason: string; run_id: number }
+  /** A fork's suggestion step ended: its diff posted on the PR (or why not); nothing committed. */
+  | { action: "suggested"; posted: boolean; reason: string; run_id: number; outcome: RecoveryOutcome }
   | {
       action: "recorded";
       result: "committed" | "no_fix" | "unavailable";
@@ -191,8 +199,38 @@ export async function completeRecoverRun(
     return { action: "recorded", result, reason, run_id: run.id, commit_sha: commit_sha ?? null, outcome };
   };
 
-  // 5
   const conclusion = payload.workflow_run.conclusion ?? "unknown";
+  if (s.dispatch?.suggest === true) {
+    // 5f: a fork's code ran; its diff is shown to the fork's author, never committed.
+    const suggest = async (reason: string, suggestion: string | null): Promise<RecoverCompleteOutcome> => {
+      const outcome = await finishSuggestion(context.octokit, target, {
+        run: { id: run.id, attempt: run.run_attempt },
+        reason,
+        suggestion,
+        config,
+        now,
+      });
+      log(suggestion === null ? "suggestion: none" : "suggestion posted", { done: outcome.done });
+      return { action: "suggested", posted: suggestion !== null, reason, run_id: run.id, outcome };
+    };
+    if (conclusion !== "success") return suggest(`${runFailure(run.id, conclusion)}${link}`, null);
+    const bundle = await fetchFixBundle(context.octokit, { owner, repo, run }, deps);
+    if (typeof bundle === "string") return suggest(`${bundle}${link}`, null);
+    const mismatch = bundleMismatch(bundle, s, title.attempt, run);
+    if (mismatch !== null) return suggest(`Switchyard refused the fix bundle: ${mismatch}${link}`, null);
+    const m = bundle.manifest;
+    if (m.result !== "fixed" || bundle.patch === null) return suggest(m.reason, null);
+    const refusal = policyRefusal(bundle, config);
+    if (refusal !== null) return suggest(`${refusal}${link}`, null);
+    const tools = m.action.kind === "run_fixers" ? m.action.tools : [m.action.tool];
+    return suggest(
+      `suggested the diff of ${tools.join(", ")} to the fork's author${link}`,
+      renderSuggestion({ diff: bundle.patch.diff, fixers: m.fixers, runUrl: run.html_url ?? null }),
+    );
+  }
+
+  // 5
+
   if (conclusion !== "success") return record("no_fix", `${runFailure(run.id, conclusion)}${link}`);
   const bundle = await fetchFixBundle(context.octokit, { owner, repo, run }, deps);
   if (typeof bundle === "string") return record("no_fix", `${bundle}${link}`);
@@ -354,4 +392,50 @@ function policyRefusal(bundle: ReadFixBundle, config: Config): string | null {
   }
   const reasons = [...new Set(result.violations.map((v) => v.message))];
   return `the fix was refused by the repository's policy: ${reasons.join("; ")}`;
+}
+
+/** The suggested diff's cap in characters: the comment also carries the report (60,000 in all). */
+export const SUGGESTION_DIFF_CHARS = 40_000;
+
+/**
+ * The suggestion section of the PR's recovery comment: which fixers changed something, their diff
+ * in a ```diff block (cut at a line end past SUGGESTION_DIFF_CHARS, with a note), and how to apply
+ * it. The diff was made by a fork's code, so it is fenced longer than any backtick run inside it
+ * and shown as data: Markdown in it cannot close the block.
+ */
+export function renderSuggestion(input: {
+  diff: Uint8Array;
+  fixers: { tool: string; status: string }[];
+  runUrl: string | null;
+}): string {
+  let text = new TextDecoder("utf-8", { fatal: false }).decode(input.diff).replace(/\r\n/g, "\n");
+  let note = "";
+  if (text.length > SUGGESTION_DIFF_CHARS) {
+    const cut = text.lastIndexOf("\n", SUGGESTION_DIFF_CHARS);
+    const kept = text.slice(0, cut > 0 ? cut + 1 : SUGGESTION_DIFF_CHARS);
+    const dropped = text
+      .slice(kept.length)
+      .split("\n")
+      .filter((l) => l !== "").length;
+    note =
+      `\n_The diff was cut: ${dropped} more line${dropped === 1 ? "" : "s"} not shown, so this part does not ` +
+      `apply on its own; run the fixers yourself${input.runUrl ? ` or take the whole patch from the [run](${input.runUrl})` : ""}._\n`;
+    text = kept;
+  }
+  if (!text.endsWith("\n")) text += "\n";
+  const longest = Math.max(2, ...[...text.matchAll(/`+/g)].map((r) => r[0].length));
+  const fence = "`".repeat(longest + 1);
+  const changed = input.fixers.filter((f) => f.status === "changed").map((f) => `\`${f.tool}\``);
+  const who = changed.length > 0 ? changed.join(", ") : "the fixers";
+  return [
+    "### Suggested fix",
+    "",
+    `This pull request comes from a fork, so Switchyard does not push to it. ${who} would change ` +
+      "the following; to apply it, save the block below as `fix.diff` in your checkout of this branch " +
+      "and run `git apply fix.diff`, then commit and push.",
+    "",
+    `${fence}diff`,
+    text + fence,
+    note,
+  ].join("\n");
 }

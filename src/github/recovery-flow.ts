@@ -20,6 +20,7 @@ import {
   nextAction,
   recoveryKey,
   RecoveryKeySchema,
+  settleSuggestion,
   MAX_FIXERS,
   type LadderAction,
   type LadderDispatch,
@@ -77,6 +78,10 @@ const ShaSchema = z
   .string()
   .regex(/^[0-9a-f]{40}(?:[0-9a-f]{24})?$/, "a full commit SHA (40 or 64 hex digits)");
 const NameSchema = z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, "a tool name");
+const RepoNameSchema = z
+  .string()
+  .max(200)
+  .regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, "a repository's full name (owner/name)");
 
 /** The ladder actions the recover workflow carries out. */
 export const DispatchedActionSchema = z.discriminatedUnion("kind", [
@@ -89,18 +94,38 @@ export type DispatchedAction = z.infer<typeof DispatchedActionSchema>;
  * The `recovery` input of the recover workflow (workflow_dispatch), as JSON. `key` names the
  * recovery (and its status comment's PR); `head_sha` is the failing commit the fix must be made
  * on top of (refuse to push if `head_ref` moved past it); `attempt` counts this PR's attempts.
+ *
+ * `suggest` (with `head_repository`, the fork's full name) marks a fork's suggestion step
+ * (recovery.fork_suggestions): the workflow checks out the fork's head, runs the fixers with no
+ * secrets and a read-only token, and the app posts their diff on the PR instead of committing it.
+ * Only fixers are ever suggested, so a suggestion with an AI tool is refused here.
  */
-export const RecoveryDispatchSchema = z.strictObject({
-  key: RecoveryKeySchema,
-  run_id: z.number().int().positive(),
-  head_sha: ShaSchema,
-  head_ref: z.string().min(1).max(255),
-  pr_number: z.number().int().positive().nullable(),
-  base_ref: z.string().min(1).max(255),
-  action: DispatchedActionSchema,
-  category: LadderCategorySchema,
-  attempt: z.number().int().min(1).max(1000),
-});
+export const RecoveryDispatchSchema = z
+  .strictObject({
+    key: RecoveryKeySchema,
+    run_id: z.number().int().positive(),
+    head_sha: ShaSchema,
+    head_ref: z.string().min(1).max(255),
+    pr_number: z.number().int().positive().nullable(),
+    base_ref: z.string().min(1).max(255),
+    action: DispatchedActionSchema,
+    category: LadderCategorySchema,
+    attempt: z.number().int().min(1).max(1000),
+    suggest: z.literal(true).optional(),
+    head_repository: RepoNameSchema.optional(),
+  })
+  .superRefine((d, ctx) => {
+    if (d.suggest === true && d.action.kind !== "run_fixers") {
+      ctx.addIssue({ code: "custom", path: ["action"], message: "a fork's suggestion runs fixers only" });
+    }
+    if ((d.suggest === true) !== (d.head_repository !== undefined)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["head_repository"],
+        message: "a suggestion names the fork's repository, and only a suggestion does",
+      });
+    }
+  });
 export type RecoveryDispatch = z.infer<typeof RecoveryDispatchSchema>;
 
 /** Parses the workflow's `recovery` input; InputError with the first problem named otherwise. */
@@ -210,6 +235,11 @@ export type RecoveryPlan =
       failed_jobs: FailedJob[];
       classification: Classification | null;
       result: LadderResult;
+      /**
+       * A fork's head (recovery.fork_suggestions): the fixers run on the fork's code without
+       * secrets and their diff is posted, never committed.
+       */
+      suggest?: { head_repository: string };
     };
 
 const CiSchema = z.strictObject({
@@ -259,7 +289,7 @@ export async function planRecovery(octokit: GitHubClient, input: PlanRecoveryInp
     return { kind: "ignored", reason: (scope.verdict as { reason: string }).reason };
   }
 
-  const located = await locate(octokit, owner, repo, default_branch, ci);
+  const located = await locate(octokit, owner, repo, default_branch, ci, input.config);
   if ("ignored" in located) return { kind: "ignored", reason: located.ignored };
   const { pr, key } = located;
   const stored = await readState(octokit, {
@@ -353,7 +383,20 @@ export async function planRecovery(octokit: GitHubClient, input: PlanRecoveryInp
     identity: input.identity,
   });
   const rejected = guards.find((g) => !g.verdict.ok);
-  if (rejected && !rejected.verdict.ok) {
+  // A fork's head may still get a suggestion: every other guard must pass, and only once per head.
+  const suggestFrom =
+    rejected?.guard === "fork" &&
+    !rejected.verdict.ok &&
+    rejected.verdict.suggest_patch_comment === true &&
+    pr !== null &&
+    ci.head_repo_full_name !== null &&
+    guards.every((g) => g.guard === "fork" || g.verdict.ok)
+      ? suggestionRefused(state, ci.head_sha)
+      : undefined;
+  if (rejected && !rejected.verdict.ok && suggestFrom !== null) {
+    if (suggestFrom !== undefined) {
+      return forkRejection(target, guards, `${rejected.verdict.reason}; ${suggestFrom}`);
+    }
     // A second failing workflow of a head whose fix is running: the fix's own verdict decides.
     if (rejected.guard === "in_flight") return { kind: "ignored", reason: rejected.verdict.reason };
     return {
@@ -394,6 +437,19 @@ export async function planRecovery(octokit: GitHubClient, input: PlanRecoveryInp
     signature: classification.signature.slice(0, 300),
     ci_id: target.ci_id,
   });
+  if (suggestFrom === null) {
+    // Only the mechanical rung is ever offered to a fork: a rerun, an AI tool or a quarantine is not.
+    const fork = guards.find((g) => g.guard === "fork")!.verdict as { reason: string };
+    const category = classification.category;
+    const why =
+      !SUGGESTED_CATEGORIES.includes(category) ||
+      (input.config.recovery.mechanical[category]?.length ?? 0) === 0
+        ? `a ${category} failure has no mechanical fixers to suggest`
+        : result.action.kind !== "run_fixers"
+          ? `the fixers cannot run now (${"reason" in result.action ? result.action.reason : result.action.kind})`
+          : null;
+    if (why !== null) return forkRejection(target, guards, `${fork.reason}; no suggestion: ${why}`);
+  }
   return {
     kind: "decided",
     target,
@@ -403,7 +459,37 @@ export async function planRecovery(octokit: GitHubClient, input: PlanRecoveryInp
     failed_jobs: gathered.failed_jobs,
     classification,
     result,
+    ...(suggestFrom === null ? { suggest: { head_repository: ci.head_repo_full_name! } } : {}),
   };
+}
+
+/** The fork guard's skip, with the reason saying why no suggestion is made either. */
+function forkRejection(target: RecoveryTarget, guards: GuardReport, reason: string): RecoveryPlan {
+  return {
+    kind: "rejected",
+    target,
+    guards: guards.map((g) =>
+      g.guard === "fork" && !g.verdict.ok ? { ...g, verdict: { ...g.verdict, reason } } : g,
+    ),
+    guard: "fork",
+    reason,
+    quarantine: false,
+  };
+}
+
+/** The categories a fork may get a suggestion for: those with mechanical fixers. */
+const SUGGESTED_CATEGORIES: readonly string[] = ["format", "lint"];
+
+/**
+ * Why a fork's head gets no suggestion from the stored state (null: it may get one). Once per
+ * head: a step already recorded on this head (running, or settled) is the head's only one.
+ */
+function suggestionRefused(state: LadderState | null, head: string): string | null {
+  if (state === null) return null;
+  if (state.head_sha === head || state.history.some((e) => e.head_sha === head)) {
+    return `a suggestion was already made for ${short(head)}`;
+  }
+  return null;
 }
 
 // --- carrying the decision out ---------------------------------------------------------------
@@ -476,6 +562,9 @@ export async function applyRecovery(
         action,
         category: result.state!.category,
         attempt: Math.max(1, result.state!.attempts),
+        ...(plan.suggest && action.kind === "run_fixers"
+          ? { suggest: true as const, head_repository: plan.suggest.head_repository }
+          : {}),
       };
       const sent = await dispatchRecovery(octokit, {
         owner: t.owner,
@@ -491,6 +580,7 @@ export async function applyRecovery(
           workflow: deps.config.recovery.workflow,
           at: deps.now,
           ref: t.default_branch,
+          ...(dispatch.suggest ? { suggest: true as const } : {}),
         };
         result = { ...result, state: { ...result.state!, dispatch: record } };
       } else problem = sent.reason;
@@ -891,6 +981,69 @@ export async function finishDispatchedStep(
   return applyRecovery(octokit, plan, input);
 }
 
+export interface SuggestionInput {
+  /** The recover run the app accepted for the suggestion step. */
+  run: { id: number; attempt: number };
+  /** Why the step ended (posted, or why there is nothing to post), for the history. */
+  reason: string;
+  /** The Markdown section with the fixers' diff, or null when there is none to post. */
+  suggestion: string | null;
+  config: Config;
+  now: string;
+}
+
+/**
+ * A fork's suggestion step has its answer (recover-complete.ts): never a commit. The ladder stops
+ * for this head (settleSuggestion: no retry, no AI tool), and the PR's recovery status comment,
+ * its one comment, is edited to carry the suggested diff under the report. The check run turns
+ * neutral: the fork's author decides whether to apply it.
+ */
+export async function finishSuggestion(
+  octokit: GitHubClient,
+  target: RecoveryTarget,
+  input: SuggestionInput,
+): Promise<RecoveryOutcome> {
+  const state = target.state;
+  if (state === null || state.dispatch?.suggest !== true || target.pr === null) {
+    throw new InputError(`Cannot record the suggestion of ${target.key}: no suggestion step is waiting`);
+  }
+  const settled = settleSuggestion(state, input.reason);
+  const next: LadderState = {
+    ...settled.state,
+    dispatch: { ...state.dispatch, run_id: input.run.id, run_attempt: input.run.attempt },
+  };
+  const report: RecoveryReport = {
+    key: target.key,
+    head_sha: target.head_sha,
+    run: { id: target.ci.run_id, html_url: target.ci.html_url ?? null },
+    state: next,
+    max_attempts: input.config.recovery.max_attempts,
+  };
+  const said = input.suggestion === null ? "No patch to suggest" : "Suggested a patch to the fork's author";
+  await checkRun(octokit, target, {
+    conclusion: "neutral",
+    title: said,
+    summary: `${input.reason}\n\n${renderRecoverySummary(report)}`,
+    now: input.now,
+  });
+  const done = [`published ${RECOVER_CHECK} on ${short(target.head_sha)}`];
+  const body = `${renderRecoveryComment(report)}\n\n${input.suggestion ?? `_${said}: ${input.reason}_`}`;
+  await upsertRecoveryComment(octokit, target, body, next);
+  done.push(
+    input.suggestion === null
+      ? `recorded that nothing was suggested on #${target.pr.number}`
+      : `posted the suggested patch on #${target.pr.number}`,
+  );
+  return {
+    plan: "decided",
+    action: { kind: "stop", reason: input.reason },
+    done,
+    problem: null,
+    events: settled.entries.map((e) => entryEvent(target, next, e)),
+    state: next,
+  };
+}
+
 /**
  * A run that claims to be the dispatched step's and is not (another workflow, a hand-made
  * dispatch, a fork, an older run): said on the switchyard/recover check run, which stays in
@@ -1190,6 +1343,7 @@ async function locate(
   repo: string,
   default_branch: string,
   ci: RecoveryCi,
+  config: Config,
 ): Promise<{ pr: RecoveryPr | null; key: string } | { ignored: string }> {
   const repository = `${owner}/${repo}`;
   const number = ci.pull_requests[0];
@@ -1206,6 +1360,18 @@ async function locate(
   }
   const fromFork =
     ci.head_repo_full_name === null || ci.head_repo_full_name.toLowerCase() !== repository.toLowerCase();
+  if (
+    fromFork &&
+    ci.head_repo_full_name !== null &&
+    config.recovery.fork_suggestions &&
+    config.recovery.enabled
+  ) {
+    // A suggestion is posted on the fork's PR, so it is looked for (forks' PRs are not on the event).
+    const pr = await forkPr(octokit, owner, repo, ci);
+    if (pr !== null) {
+      return { pr, key: recoveryKey({ repository, pull_request: pr.number, branch: ci.head_branch }) };
+    }
+  }
   if (ci.head_branch === default_branch || fromFork) {
     // A fork's PR is not listed on the event; the fork guard reports it under the branch's key.
     return { pr: null, key: recoveryKey({ repository, branch: ci.head_branch }) };
@@ -1213,6 +1379,41 @@ async function locate(
   return {
     ignored: `${ci.head_branch} is neither a pull request's head nor the default branch (${default_branch})`,
   };
+}
+
+/**
+ * The open PR whose head is the fork's branch at the failing commit, or null (closed, moved on,
+ * or none): `head=<fork owner>:<branch>` is how the pulls API names another repository's branch.
+ */
+async function forkPr(
+  octokit: GitHubClient,
+  owner: string,
+  repo: string,
+  ci: RecoveryCi,
+): Promise<RecoveryPr | null> {
+  const forkOwner = ci.head_repo_full_name!.split("/")[0]!;
+  let data: unknown;
+  try {
+    ({ data } = await octokit.request("GET /repos/{owner}/{repo}/pulls", {
+      owner,
+      repo,
+      state: "open",
+      head: `${forkOwner}:${ci.head_branch}`,
+      per_page: 10,
+    }));
+  } catch (error) {
+    throw gitHubApiError(error, {
+      doing: `finding the pull request of ${forkOwner}:${ci.head_branch} in ${owner}/${repo}`,
+      permission: "pull_requests: read",
+    });
+  }
+  const list = z.array(PrSchema).safeParse(data);
+  if (!list.success)
+    throw new GitHubApiError("GitHub's list of pull requests is not what its API documents", null);
+  const found = list.data.map(toPr).find((p) => p.state === "open" && p.head_sha === ci.head_sha);
+  if (found === undefined) return null;
+  const { state: _s, head_sha: _h, ...rest } = found;
+  return rest;
 }
 
 const CommentSchema = z.looseObject({

@@ -511,6 +511,7 @@ describe("the recover workflows", () => {
     id?: string;
     run?: string;
     with?: Record<string, unknown>;
+    env?: Record<string, unknown>;
   }
   interface Workflow {
     on: Record<string, { inputs?: Record<string, unknown>; types?: string[] }>;
@@ -528,12 +529,22 @@ describe("the recover workflows", () => {
     // Read-only: the app commits the fix after checking where the bundle came from.
     expect(job.permissions).toEqual({ contents: "read", actions: "read", checks: "read" });
     const checkout = job.steps.find((s) => s.uses?.startsWith("actions/checkout"))!;
+    // A fork's suggestion checks out the fork's head; everything else this repository's.
     expect(checkout.with).toEqual({
+      repository: "${{ fromJSON(inputs.recovery).head_repository || github.repository }}",
       ref: "${{ fromJSON(inputs.recovery).head_sha }}",
       "persist-credentials": false,
     });
     const step = job.steps.find((s) => s.id === "switchyard")!;
     expect(step.with).toEqual({ mode: "recover", recovery: "${{ inputs.recovery }}", deliver: "artifact" });
+    // The AI keys only for an AI rung: fixers, and so a fork's code, run without secrets.
+    expect(step.env).toEqual({
+      ANTHROPIC_API_KEY:
+        "${{ fromJSON(inputs.recovery).action.kind == 'run_ai' && secrets.ANTHROPIC_API_KEY || '' }}",
+      OPENAI_API_KEY:
+        "${{ fromJSON(inputs.recovery).action.kind == 'run_ai' && secrets.OPENAI_API_KEY || '' }}",
+    });
+    for (const s of job.steps.filter((s) => s !== step)) expect(JSON.stringify(s)).not.toContain("secrets.");
     expect(job.steps.at(-1)).toEqual({
       uses: "actions/upload-artifact@v4",
       with: {

@@ -15,7 +15,8 @@ import { awaitsVerdict, LadderStateSchema, type LadderState } from "./ladder.js"
  *                   its app: recovering a recovery is how loops start.
  *  4. not_watched   recovery.workflows is set and does not list the run's workflow.
  *  5. fork          the head lives in a fork: never run tools (with secrets) on a fork's code.
- *                   With recovery.fork_suggestions the caller may post a suggested patch instead.
+ *                   With recovery.fork_suggestions the caller may still run the fixers without
+ *                   secrets and post their diff (src/github/recovery-flow.ts, once per head).
  *  6. draft         a draft PR, unless recovery.include_drafts.
  *  7. quarantined   the PR has the switchyard:quarantined label, or the stored ladder is
  *                   quarantined (which only a person's /switchyard retry lifts).

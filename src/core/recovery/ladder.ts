@@ -134,6 +134,11 @@ export const LadderDispatchSchema = z.strictObject({
   ref: z.string().min(1).max(255),
   run_id: z.number().int().positive().optional(),
   run_attempt: z.number().int().min(1).optional(),
+  /**
+   * A fork's head: the fixers ran without secrets on the fork's code, and their diff is posted as
+   * a suggestion on the PR, never committed (recovery.fork_suggestions; settleSuggestion).
+   */
+  suggest: z.literal(true).optional(),
 });
 export type LadderDispatch = z.infer<typeof LadderDispatchSchema>;
 
@@ -912,6 +917,39 @@ function takeFailure(s: LadderState, ev: Failure): void {
   s.category = ev.category;
   if (ev.signature === undefined) delete s.signature;
   else s.signature = ev.signature;
+}
+
+/**
+ * Ends the suggestion step of a fork's head (recovery.fork_suggestions): the fixers' diff was
+ * posted for the fork's author to apply, or there was none to post. Either way the ladder stops
+ * for this head (`done`, nothing pending): a fork's code gets no second fixer run and no AI tool,
+ * and Switchyard cannot push to the fork, so there is no fix of its own whose CI could be awaited.
+ * The rung is recorded as `failed`: it did not fix CI, whatever the author then does. A new push
+ * to the fork starts a new climb (and a new suggestion), within recovery.max_attempts.
+ */
+export function settleSuggestion(
+  state: LadderState,
+  reason: string,
+): { state: LadderState; entries: LadderEntry[] } {
+  const parsed = LadderStateSchema.safeParse(state);
+  if (!parsed.success)
+    throw new InputError(`The stored recovery state is not valid: ${firstIssue(parsed.error)}`);
+  const s = structuredClone(parsed.data);
+  if (s.step !== "mechanical" || s.pending !== "tool" || s.dispatch?.suggest !== true) {
+    throw new InputError(`Cannot settle a suggestion for ${s.key}: no suggestion step is in progress`);
+  }
+  const why = clip(reason || "no reason given");
+  const entries: LadderEntry[] = [];
+  s.history = s.history.map((e) => {
+    if (e.outcome !== "started") return e;
+    const settled: LadderEntry = { ...e, outcome: "failed", reason: why };
+    entries.push(settled);
+    return settled;
+  });
+  finish(s, "done");
+  s.reason = why;
+  fitState(s);
+  return { state: s, entries };
 }
 
 function finish(s: LadderState, step: "done" | "quarantine"): void {
