@@ -10,7 +10,6 @@ import {
 import type { InputFigures } from "../core/analysis/metrics-file.js";
 import { InputError } from "../core/errors.js";
 import { readEvents, type ReadStats } from "../core/events/log.js";
-import { classify } from "../core/recovery/classify.js";
 import { LadderStateSchema } from "../core/recovery/ladder.js";
 import { readMarker } from "../core/status-marker.js";
 import {
@@ -18,7 +17,7 @@ import {
   recoveryMarkerEvents,
   type RecoveryMarker,
 } from "../core/analysis/recovery-markers.js";
-import { extractEvidence } from "../runner/evidence.js";
+import { classifyJobLog } from "../runner/job-log-signatures.js";
 import {
   ArtifactGoneError,
   ArtifactRejectedError,
@@ -639,11 +638,10 @@ async function classifyJob(
       permission: "actions: read",
     });
   }
-  const evidence = await extractEvidence(chunksOf(body), {
+  const { classification: verdict } = await classifyJobLog(chunksOf(body), {
     maxBytes: evidenceBytes,
     source: `${ctx.owner}/${ctx.repo} job ${job.job_id} (${job.name})`,
   });
-  const verdict = classify(evidence);
   const value = { signature: verdict.signature, category: verdict.category };
   // A completed job's log never changes: its classification is kept without an ETag.
   ctx.cache?.set(key, { etag: null, value });

@@ -90,7 +90,7 @@ export async function findEventLogs(paths: readonly string[], cwd = process.cwd(
     }
     const before = files.length;
     const walkProblems: string[] = [];
-    await walk(full, add, walkProblems);
+    await walkFiles(full, (name) => name.endsWith(".jsonl"), add, walkProblems);
     if (files.length === before) {
       problems.push({
         path: given,
@@ -101,7 +101,16 @@ export async function findEventLogs(paths: readonly string[], cwd = process.cwd(
   return { files, problems };
 }
 
-async function walk(dir: string, add: (file: string) => void, problems: string[]): Promise<void> {
+/**
+ * Calls `add` with every file below `dir` whose name `keep` accepts, sorted within each directory;
+ * .git and node_modules are skipped and symbolic links are not followed, so a link cannot loop.
+ */
+export async function walkFiles(
+  dir: string,
+  keep: (name: string) => boolean,
+  add: (file: string) => void,
+  problems: string[],
+): Promise<void> {
   let entries;
   try {
     entries = await readdir(dir, { withFileTypes: true });
@@ -113,8 +122,8 @@ async function walk(dir: string, add: (file: string) => void, problems: string[]
   for (const entry of entries) {
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) {
-      if (!SKIPPED_DIRS.has(entry.name)) await walk(full, add, problems);
-    } else if (entry.isFile() && entry.name.endsWith(".jsonl")) {
+      if (!SKIPPED_DIRS.has(entry.name)) await walkFiles(full, keep, add, problems);
+    } else if (entry.isFile() && keep(entry.name)) {
       add(full);
     }
   }

@@ -155,7 +155,7 @@ describe("switchyard analyze --repo", () => {
       new UsageError("--repo 'nope' is not owner/name"),
     );
     await expect(analyzeCommand.run(["logs", "--repo", "o/r"], cli)).rejects.toThrow(
-      new UsageError("give either event logs or --repo, not both"),
+      new UsageError("give either local logs or --repo, not both"),
     );
     await expect(
       analyzeCommand.run(["--repo", "o/r", "--since", "7d", "--window", "7d"], cli),

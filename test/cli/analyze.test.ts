@@ -178,18 +178,18 @@ describe("switchyard analyze", () => {
     expect((JSON.parse(stdout) as Metrics).gaps).toContain("nowhere: not read (no such file or directory)");
   });
 
-  it("refuses with exit 1 when no event log can be read", async () => {
+  it("refuses with exit 1 when no event log or job log can be read", async () => {
     await mkdir(path.join(dir, "empty"), { recursive: true });
     const failure = run(["nowhere", "empty", "--now", NOW]);
     await expect(failure).rejects.toThrow(InputError);
     await expect(run(["nowhere", "empty", "--now", NOW])).rejects.toThrow(
-      "no event log could be read\n  nowhere: no such file or directory\n" +
-        "  empty: no *.jsonl files in this directory or below",
+      "no event log or job log could be read\n  nowhere: no such file or directory\n" +
+        "  empty: no *.jsonl, *.log or *.txt files in this directory or below",
     );
   });
 
   it.each([
-    [[], "expected at least one event log or directory"],
+    [[], "expected at least one event log, job log or directory"],
     [
       ["x", "--window", "7 days"],
       "--window '7 days' is not a span such as 30m, 12h, 7d or 2w (at most 3650d)",

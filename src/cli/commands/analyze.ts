@@ -1,23 +1,21 @@
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { MetricsAccumulator } from "../../core/analysis/aggregate.js";
 import { renderDashboard } from "../../core/analysis/dashboard.js";
 import { buildMetrics } from "../../core/analysis/metrics-file.js";
-import { analyzeRepository } from "../../core/analysis/ci-health.js";
+import { analyzeRepository, countSignatures, withSignatures } from "../../core/analysis/ci-health.js";
 import { InputError } from "../../core/errors.js";
 import { readRepositoryHistory, type RepositoryHistory } from "../../github/analysis-source.js";
 import { FileCache, type ConditionalCache } from "../../github/conditional-cache.js";
 import { createOctokit, type GitHubClient } from "../../github/octokit.js";
 import type { Metrics } from "../../core/metrics/schema.js";
-import {
-  findEventLogs,
-  readEventLogs,
-  describeError,
-  type EventLogStats,
-  type FoundLogs,
-} from "../../runner/read-event-logs.js";
+import type { RuleSet } from "../../core/recovery/rules.js";
+import { findLogs, type FoundAnalysisLogs } from "../../runner/find-logs.js";
+import { readJobLogSignatures, type JobLogReading } from "../../runner/job-log-signatures.js";
+import { readEventLogs, describeError, type EventLogStats } from "../../runner/read-event-logs.js";
 import { EXIT, parseCommandArgs, UsageError, type CliIO, type Command } from "../io.js";
+import { loadRules } from "./classify.js";
 
 const usage = `Usage: switchyard analyze <path...> [options]
        switchyard analyze --repo <owner/name> [options]
@@ -25,6 +23,8 @@ const usage = `Usage: switchyard analyze <path...> [options]
 Reads Switchyard event logs (JSONL) and reports, for a window of time, per tool and capability:
 attempts, success rate with a 95% interval, p50/p95 duration, tokens and cost; recovery steps and
 quarantines; flaky reruns and the top error signatures; with trends against the window before.
+GitHub Actions job logs given alongside (downloaded from a run's page or the API) are classified
+as 'switchyard classify' does and counted among the top error signatures.
 
 With --repo it reads a repository through the GitHub API instead: its workflow runs (failure
 rate per workflow, flaky jobs: failed, then passed on the same commit), the failed jobs' logs
@@ -33,8 +33,15 @@ from the GITHUB_TOKEN environment variable only (never an argument, which 'ps' w
 the API's address from GITHUB_API_URL (default https://api.github.com).
 
 Arguments:
-  path         a .jsonl event log, or a directory searched for *.jsonl (for example a checkout's
-               .switchyard/runs, where 'switchyard run' writes them)
+  path         a file or a directory. A file is an event log when its name ends in .jsonl or its
+               first line is a JSON object, and a job log otherwise. A directory is searched for
+               *.jsonl event logs (for example a checkout's .switchyard/runs, where 'switchyard
+               run' writes them) and *.log and *.txt job logs; .git and node_modules are skipped.
+
+Job logs are read as a stream, whatever their size. Each counts once under its signature, at the
+time of its first line that starts with a timestamp (as Actions writes every line), else at the
+file's modification time; only those in the window count. Empty, binary and unreadable files
+are skipped with a warning.
 
 Options:
   --repo <owner/name>   analyse this repository through the GitHub API
@@ -53,11 +60,14 @@ Options:
   --repository <name>   owner/name for the report (default: the one the task keys name)
   --title <text>        the dashboard's title (default: Switchyard dashboard)
   --full-validation     check every line against the whole event schema (slower)
+  --rules <file>        the rules job logs are classified with, added to the shipped ones: a
+                        file with 'add:' and 'disable:', or a switchyard.yml ('recovery.rules');
+                        default: ./.github/switchyard.yml when there is one
   -h, --help            show this help
 
 Corrupt or truncated lines are counted, skipped and reported as warnings; they never stop the
-analysis. Exit codes: 0 analysed (even with skipped lines or gaps), 1 no event log could be read
-or GitHub refused the token, 2 usage.`;
+analysis. Exit codes: 0 analysed (even with skipped lines, skipped files or gaps), 1 no event log
+or job log could be read, the rules file is invalid, or GitHub refused the token, 2 usage.`;
 
 const UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 };
 const MAX_WINDOW_MS = 3650 * 86_400_000;
@@ -82,44 +92,87 @@ export interface LocalAnalysisOptions {
   repository?: string | undefined;
   title?: string | undefined;
   validation?: "fast" | "full";
+  /**
+   * The rules job logs are classified with (default: the shipped ones); called only when there
+   * are job logs, so a broken rules file cannot stop an analysis of event logs alone.
+   */
+  rules?: () => Promise<RuleSet | undefined>;
 }
 
 export interface LocalAnalysis {
   metrics: Metrics;
   markdown: string;
   stats: EventLogStats;
-  found: FoundLogs;
+  jobLogs: JobLogReading;
+  /** Job logs classified but dated outside the window, so not counted. */
+  jobLogsOutside: number;
+  found: FoundAnalysisLogs;
 }
 
 /**
- * The local door of the analysis: find the logs, stream them through the accumulator, and build
+ * The local door of the analysis: find the logs, stream the event logs through the accumulator
+ * and the job logs through the classifier (the API door's path for failed jobs' logs), and build
  * metrics.json and the dashboard. Throws InputError when not one log could be read.
  */
 export async function analyzeLocal(
   paths: readonly string[],
   opts: LocalAnalysisOptions,
 ): Promise<LocalAnalysis> {
-  const found = await findEventLogs(paths, opts.cwd);
+  const found = await findLogs(paths, opts.cwd);
   const accumulator = new MetricsAccumulator({ now: opts.now, window_ms: opts.windowMs });
-  const stats = await readEventLogs(found.files, (event) => accumulator.add(event), {
+  const stats = await readEventLogs(found.eventLogs, (event) => accumulator.add(event), {
     validation: opts.validation ?? "fast",
   });
+  const rules = found.jobLogs.length > 0 ? await opts.rules?.() : undefined;
+  const jobLogs = await readJobLogSignatures(found.jobLogs, {
+    display: (file) => shown(opts.cwd, file),
+    ...(rules ? { rules } : {}),
+  });
   const readable = stats.files - stats.unreadable.length;
-  if (readable === 0) {
+  if (readable === 0 && jobLogs.sightings.length === 0) {
     const reasons = [
       ...found.problems.map((p) => `${p.path}: ${p.error}`),
       ...stats.unreadable.map((u) => `${shown(opts.cwd, u.file)}: ${u.error}`),
+      ...jobLogs.skipped.map((s) => `${s.file}: ${s.error}`),
     ];
-    throw new InputError(`no event log could be read\n${reasons.map((r) => `  ${r}`).join("\n")}`);
+    throw new InputError(`no event log or job log could be read\n${reasons.map((r) => `  ${r}`).join("\n")}`);
   }
-  const result = accumulator.result();
-  const metrics = buildMetrics(result, {
+  const tally = countSignatures(
+    jobLogs.sightings.map(({ signature, category, at }) => ({ signature, category, at })),
+    { now: opts.now, window_ms: opts.windowMs },
+  );
+  const base = buildMetrics(accumulator.result(), {
     ...(opts.repository !== undefined ? { repository: opts.repository } : {}),
     input: { files: readable, lines: stats.lines, events: stats.events, skipped: stats.skipped },
-    gaps: localGaps(found, stats, opts.cwd),
+    gaps: localGaps(found, stats, jobLogs, opts.cwd),
   });
+  const outside = jobLogs.sightings.length - tally.inWindow;
+  const metrics = withSignatures(
+    base,
+    tally.signatures,
+    outside > 0
+      ? [
+          `job logs: ${outside} of ${jobLogs.sightings.length} classified dated outside ${base.window.from} to ${base.window.to}, not counted`,
+        ]
+      : [],
+  );
   const markdown = renderDashboard(metrics, opts.title !== undefined ? { title: opts.title } : {});
-  return { metrics, markdown, stats, found };
+  return { metrics, markdown, stats, jobLogs, jobLogsOutside: outside, found };
+}
+
+/**
+ * The rules job logs are classified with: --rules, else the working directory's
+ * .github/switchyard.yml when there is one, else undefined (the shipped rules).
+ */
+export async function rulesForJobLogs(cwd: string, given: string | undefined): Promise<RuleSet | undefined> {
+  if (given !== undefined) return loadRules(path.resolve(cwd, given), given);
+  const config = path.join(cwd, ".github", "switchyard.yml");
+  try {
+    await stat(config);
+  } catch {
+    return undefined;
+  }
+  return loadRules(config, path.join(".github", "switchyard.yml"));
 }
 
 export interface RemoteAnalysisOptions {
@@ -166,13 +219,19 @@ export async function analyzeRemote(
 
 const MAX_LISTED_GAPS = 10;
 
-function localGaps(found: FoundLogs, stats: EventLogStats, cwd: string): string[] {
+function localGaps(
+  found: FoundAnalysisLogs,
+  stats: EventLogStats,
+  jobLogs: JobLogReading,
+  cwd: string,
+): string[] {
   const gaps = [
     "workflow runs: not read (a local analysis reads event logs; CI health needs the GitHub API)",
   ];
   const unread = [
     ...found.problems.map((p) => `${p.path}: not read (${p.error})`),
     ...stats.unreadable.map((u) => `${shown(cwd, u.file)}: not read (${u.error})`),
+    ...jobLogs.skipped.map((s) => `${s.file}: not read (${s.error})`),
   ];
   gaps.push(...unread.slice(0, MAX_LISTED_GAPS));
   if (unread.length > MAX_LISTED_GAPS) gaps.push(`${unread.length - MAX_LISTED_GAPS} more paths not read`);
@@ -206,9 +265,10 @@ async function writeOutput(file: string, text: string, what: string): Promise<vo
 }
 
 function warn(io: CliIO, a: LocalAnalysis): void {
-  const { stats, found, metrics } = a;
+  const { stats, found, metrics, jobLogs } = a;
   for (const p of found.problems) io.stderr(`warning: ${p.path}: ${p.error}\n`);
   for (const u of stats.unreadable) io.stderr(`warning: ${shown(io.cwd, u.file)}: ${u.error}\n`);
+  for (const s of jobLogs.skipped) io.stderr(`warning: ${s.file}: ${s.error}; skipped\n`);
   for (const w of stats.warnings) io.stderr(`warning: ${shown(io.cwd, w.file)}:${w.line}: ${w.error}\n`);
   if (stats.skipped > stats.warnings.length) {
     io.stderr(
@@ -220,6 +280,12 @@ function warn(io: CliIO, a: LocalAnalysis): void {
     io.stderr(
       `note: none of the ${input.events} events falls between ${metrics.window.from} and ${metrics.window.to}; ` +
         "set --now or a longer --window to look elsewhere\n",
+    );
+  }
+  if (a.jobLogsOutside > 0) {
+    io.stderr(
+      `note: ${a.jobLogsOutside} of ${plural(a.jobLogs.sightings.length, "job log")} ${a.jobLogsOutside === 1 ? "is" : "are"} dated ` +
+        `outside ${metrics.window.from} to ${metrics.window.to}; set --now or a longer --window to count them\n`,
     );
   }
 }
@@ -243,13 +309,17 @@ export const analyzeCommand: Command = {
       "max-requests": { type: "string" },
       "max-logs": { type: "string" },
       "no-cache": { type: "boolean" },
+      rules: { type: "string" },
     });
     if (values.help) {
       io.stdout(usage + "\n");
       return EXIT.ok;
     }
     if (values.repo !== undefined && positionals.length > 0) {
-      throw new UsageError("give either event logs or --repo, not both");
+      throw new UsageError("give either local logs or --repo, not both");
+    }
+    if (values.repo !== undefined && values.rules !== undefined) {
+      throw new UsageError("--rules goes with local job logs; --repo classifies with the shipped rules");
     }
     if (values.repo === undefined) {
       for (const flag of ["since", "max-requests", "max-logs", "no-cache"] as const) {
@@ -257,7 +327,7 @@ export const analyzeCommand: Command = {
       }
     }
     if (positionals.length === 0 && values.repo === undefined) {
-      throw new UsageError("expected at least one event log or directory, or --repo owner/name");
+      throw new UsageError("expected at least one event log, job log or directory, or --repo owner/name");
     }
     if (values.now !== undefined && !IsoTime.safeParse(values.now).success) {
       throw new UsageError(`--now '${values.now}' is not an ISO time such as 2026-03-01T12:00:00Z`);
@@ -293,14 +363,18 @@ export const analyzeCommand: Command = {
       repository: values.repository,
       title: values.title,
       validation: values["full-validation"] ? "full" : "fast",
+      rules: () => rulesForJobLogs(io.cwd, values.rules),
     });
     warn(io, analysis);
     const written = await writeOutputs(io, analysis, values);
     if (written !== null) {
       const { input, window } = analysis.metrics;
+      const logs = analysis.jobLogs.sightings.length;
       io.stdout(
         `Analysed ${plural(input?.events ?? 0, "event")} from ${plural(input?.files ?? 0, "file")} ` +
-          `(${input?.in_window ?? 0} between ${window.from} and ${window.to}); wrote ${written.join(", ")}.\n`,
+          `(${input?.in_window ?? 0} between ${window.from} and ${window.to})` +
+          (logs > 0 ? ` and ${plural(logs, "job log")}` : "") +
+          `; wrote ${written.join(", ")}.\n`,
       );
     }
     return EXIT.ok;

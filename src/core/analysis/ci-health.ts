@@ -257,8 +257,7 @@ export function analyzeCiHealth(
     }
   }
 
-  const signatures = new Map<string, Span & { count: number; category: string }>();
-  const previousSignatures = new Map<string, number>();
+  const sightings: SignatureSighting[] = [];
   let unclassified = 0;
   for (const [runId, list] of jobsByRun) {
     if (!byId.has(runId)) continue;
@@ -267,27 +266,14 @@ export function analyzeCiHealth(
         unclassified++;
         continue;
       }
-      const at = parseTime(job.completed_at ?? byId.get(runId)!.created_at);
-      const window = windowOf(at);
-      if (window === "previous") {
-        previousSignatures.set(job.signature, (previousSignatures.get(job.signature) ?? 0) + 1);
-      } else if (window === "current") {
-        const v = signatures.get(job.signature);
-        if (v === undefined)
-          signatures.set(job.signature, {
-            first: at,
-            last: at,
-            count: 1,
-            category: job.category ?? "unknown",
-          });
-        else {
-          v.count++;
-          v.first = Math.min(v.first, at);
-          v.last = Math.max(v.last, at);
-        }
-      }
+      sightings.push({
+        signature: job.signature,
+        category: job.category ?? "unknown",
+        at: job.completed_at ?? byId.get(runId)!.created_at,
+      });
     }
   }
+  const tallied = tally(sightings, windowOf, max_rows);
 
   const iso = (ms: number) => new Date(ms).toISOString();
   const notes: string[] = [];
@@ -309,20 +295,146 @@ export function analyzeCiHealth(
       .sort((a, b) => b[1].count - a[1].count || compare(a[0], b[0]))
       .slice(0, max_rows)
       .map(([name, v]) => ({ name, flips: v.count, first_seen: iso(v.first), last_seen: iso(v.last) })),
-    signatures: [...signatures]
+    signatures: tallied.signatures,
+    ignored,
+    notes,
+  };
+}
+
+/**
+ * One failed job's log reduced to its signature, at the time it failed: a job's completion time
+ * for the API, a log file's first timestamp (else its modification time) for local logs.
+ */
+export const SignatureSightingSchema = z.strictObject({
+  signature: z.string().min(1),
+  category: z.string().min(1),
+  at: Iso,
+});
+export type SignatureSighting = z.infer<typeof SignatureSightingSchema>;
+
+export interface SignatureTally {
+  /** Sightings in the window, most frequent first, with the window before's count as the trend. */
+  signatures: CiSignature[];
+  inWindow: number;
+  inPreviousWindow: number;
+  outsideWindows: number;
+}
+
+/**
+ * Counts sightings per signature over the window ending at `now` (and the one before it, for
+ * the trend): what analyzeCiHealth does with classified jobs, for logs read any other way.
+ */
+export function countSignatures(
+  sightings: readonly SignatureSighting[],
+  options: CiHealthOptions,
+): SignatureTally {
+  const opts = CiHealthOptionsSchema.safeParse(options);
+  if (!opts.success) throw invalid("signature options", opts.error);
+  const parsed = z.array(SignatureSightingSchema).safeParse(sightings);
+  if (!parsed.success) throw invalid("signature sightings", parsed.error);
+  const to = Date.parse(opts.data.now);
+  const from = to - opts.data.window_ms;
+  const prevFrom = from - opts.data.window_ms;
+  const windowOf = (at: number): "current" | "previous" | null =>
+    at >= from && at <= to ? "current" : at >= prevFrom && at < from ? "previous" : null;
+  return tally(parsed.data, windowOf, opts.data.max_rows);
+}
+
+function tally(
+  sightings: readonly SignatureSighting[],
+  windowOf: (at: number) => "current" | "previous" | null,
+  maxRows: number,
+): SignatureTally {
+  const current = new Map<string, Span & { count: number; category: string }>();
+  const previous = new Map<string, number>();
+  const counts = { current: 0, previous: 0, outside: 0 };
+  for (const s of sightings) {
+    const at = parseTime(s.at);
+    const window = windowOf(at);
+    if (window === null) {
+      counts.outside++;
+    } else if (window === "previous") {
+      counts.previous++;
+      previous.set(s.signature, (previous.get(s.signature) ?? 0) + 1);
+    } else {
+      counts.current++;
+      const v = current.get(s.signature);
+      if (v === undefined) current.set(s.signature, { first: at, last: at, count: 1, category: s.category });
+      else {
+        v.count++;
+        v.first = Math.min(v.first, at);
+        v.last = Math.max(v.last, at);
+      }
+    }
+  }
+  const iso = (ms: number) => new Date(ms).toISOString();
+  return {
+    signatures: [...current]
       .sort((a, b) => b[1].count - a[1].count || compare(a[0], b[0]))
-      .slice(0, max_rows)
+      .slice(0, maxRows)
       .map(([signature, v]) => ({
         signature,
         category: v.category,
         count: v.count,
         first_seen: iso(v.first),
         last_seen: iso(v.last),
-        previous_count: previousSignatures.get(signature) ?? 0,
+        previous_count: previous.get(signature) ?? 0,
       })),
-    ignored,
-    notes,
+    inWindow: counts.current,
+    inPreviousWindow: counts.previous,
+    outsideWindows: counts.outside,
   };
+}
+
+/** Signatures merged into metrics.json's: the same signature's counts added, first and last seen widened. */
+function mergeSignatures(known: Metrics["signatures"], added: readonly CiSignature[]): Metrics["signatures"] {
+  const signatures = new Map(known.map((s) => [s.signature, { ...s }]));
+  for (const s of added) {
+    const row = signatures.get(s.signature);
+    if (row === undefined) {
+      signatures.set(s.signature, {
+        signature: s.signature,
+        category: s.category,
+        count: s.count,
+        first_seen: s.first_seen,
+        last_seen: s.last_seen,
+      });
+    } else {
+      row.count += s.count;
+      if (Date.parse(s.first_seen) < Date.parse(row.first_seen)) row.first_seen = s.first_seen;
+      if (Date.parse(s.last_seen) > Date.parse(row.last_seen)) row.last_seen = s.last_seen;
+    }
+  }
+  return [...signatures.values()]
+    .sort((a, b) => b.count - a.count || compare(a.signature, b.signature))
+    .slice(0, MAX_LISTED);
+}
+
+function validMetrics(merged: Metrics, what: string): Metrics {
+  const parsed = MetricsSchema.safeParse(merged);
+  if (!parsed.success) {
+    // Both inputs were validated when they were built: a failure here is a bug.
+    throw new Error(
+      `${what} made metrics that do not match MetricsSchema: ${parsed.error.issues[0]?.message}`,
+    );
+  }
+  return parsed.data;
+}
+
+/** metrics.json with error signatures from job logs added to the ones the event logs gave. */
+export function withSignatures(
+  metrics: Metrics,
+  signatures: readonly CiSignature[],
+  gaps: readonly string[] = [],
+): Metrics {
+  return validMetrics(
+    {
+      ...metrics,
+      signatures: mergeSignatures(metrics.signatures, signatures),
+      gaps: [...metrics.gaps, ...gaps],
+    },
+    "job log signatures",
+  );
 }
 
 /**
@@ -333,49 +445,25 @@ export function analyzeCiHealth(
 export function withCiHealth(metrics: Metrics, health: CiHealth): Metrics {
   const flaky = new Map(metrics.flaky_tests.map((f) => [f.name, f.flips]));
   for (const f of health.flaky) flaky.set(f.name, (flaky.get(f.name) ?? 0) + f.flips);
-  const signatures = new Map(metrics.signatures.map((s) => [s.signature, { ...s }]));
-  for (const s of health.signatures) {
-    const known = signatures.get(s.signature);
-    if (known === undefined) {
-      signatures.set(s.signature, {
-        signature: s.signature,
-        category: s.category,
-        count: s.count,
-        first_seen: s.first_seen,
-        last_seen: s.last_seen,
-      });
-    } else {
-      known.count += s.count;
-      if (Date.parse(s.first_seen) < Date.parse(known.first_seen)) known.first_seen = s.first_seen;
-      if (Date.parse(s.last_seen) > Date.parse(known.last_seen)) known.last_seen = s.last_seen;
-    }
-  }
-  const merged: Metrics = {
-    ...metrics,
-    workflows: health.workflows.map((w) => ({
-      name: w.name,
-      runs: w.runs,
-      failures: w.failures,
-      failure_rate: w.failure_rate,
-      previous: { ...w.previous },
-    })),
-    flaky_tests: [...flaky]
-      .sort((a, b) => b[1] - a[1] || compare(a[0], b[0]))
-      .slice(0, MAX_LISTED)
-      .map(([name, flips]) => ({ name, flips })),
-    signatures: [...signatures.values()]
-      .sort((a, b) => b.count - a.count || compare(a.signature, b.signature))
-      .slice(0, MAX_LISTED),
-    gaps: [...metrics.gaps, ...health.notes],
-  };
-  const parsed = MetricsSchema.safeParse(merged);
-  if (!parsed.success) {
-    // Both inputs were validated when they were built: a failure here is a bug.
-    throw new Error(
-      `CI health made metrics that do not match MetricsSchema: ${parsed.error.issues[0]?.message}`,
-    );
-  }
-  return parsed.data;
+  return validMetrics(
+    {
+      ...metrics,
+      workflows: health.workflows.map((w) => ({
+        name: w.name,
+        runs: w.runs,
+        failures: w.failures,
+        failure_rate: w.failure_rate,
+        previous: { ...w.previous },
+      })),
+      flaky_tests: [...flaky]
+        .sort((a, b) => b[1] - a[1] || compare(a[0], b[0]))
+        .slice(0, MAX_LISTED)
+        .map(([name, flips]) => ({ name, flips })),
+      signatures: mergeSignatures(metrics.signatures, health.signatures),
+      gaps: [...metrics.gaps, ...health.notes],
+    },
+    "CI health",
+  );
 }
 
 export interface RepositoryAnalysisInput {
