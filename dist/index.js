@@ -50742,17 +50742,17 @@ function parseUncached(file2, rawText, kind) {
   if (issues.length > 0) {
     return { ok: false, problems: issues.map((e) => yamlProblem(file2, lines, e)) };
   }
-  const walk2 = { file: file2, doc, lines, nodes: 0, problems: [], targets: /* @__PURE__ */ new Map() };
+  const walk = { file: file2, doc, lines, nodes: 0, problems: [], targets: /* @__PURE__ */ new Map() };
   let value;
   try {
-    value = doc.contents === null ? null : toPlain(doc.contents, walk2, 0);
+    value = doc.contents === null ? null : toPlain(doc.contents, walk, 0);
   } catch (error64) {
     if (error64 instanceof LimitExceeded) {
-      return { ok: false, problems: [{ ...at(walk2, error64.node), message: error64.message, hint: error64.hint }] };
+      return { ok: false, problems: [{ ...at(walk, error64.node), message: error64.message, hint: error64.hint }] };
     }
     return { ok: false, problems: [{ file: file2, message: `could not be read (${errorText(error64)})` }] };
   }
-  if (walk2.problems.length > 0) return { ok: false, problems: walk2.problems };
+  if (walk.problems.length > 0) return { ok: false, problems: walk.problems };
   if (value === null || value === void 0) {
     const empty = {};
     locations.set(empty, { self: { file: file2, line: 1, column: 1 }, keys: /* @__PURE__ */ new Map() });
@@ -50763,7 +50763,7 @@ function parseUncached(file2, rawText, kind) {
       ok: false,
       problems: [
         {
-          ...at(walk2, doc.contents),
+          ...at(walk, doc.contents),
           message: `the file must hold a mapping of keys to values, found ${describeValue(value)}`,
           hint: kind === "tool" ? "start with 'name: <tool>'" : "start with a top-level key such as 'routing:'"
         }
@@ -50835,8 +50835,8 @@ function yamlMessage(error64) {
     }
   }
 }
-function at(walk2, node2) {
-  return { file: walk2.file, ...nodePosition(walk2.lines, node2) };
+function at(walk, node2) {
+  return { file: walk.file, ...nodePosition(walk.lines, node2) };
 }
 function nodePosition(lines, node2) {
   const offset = node2?.range?.[0];
@@ -50844,12 +50844,12 @@ function nodePosition(lines, node2) {
   const { line, col } = lines.linePos(offset);
   return line > 0 ? { line, column: col } : { line: 1, column: 1 };
 }
-function toPlain(node2, walk2, depth) {
+function toPlain(node2, walk, depth) {
   if (depth > MAX_DEPTH) {
     throw new LimitExceeded(node2, `is nested more than ${MAX_DEPTH} levels deep`, "flatten the structure");
   }
-  walk2.nodes += 1;
-  if (walk2.nodes > MAX_NODES) {
+  walk.nodes += 1;
+  if (walk.nodes > MAX_NODES) {
     throw new LimitExceeded(
       node2,
       `expands to more than ${MAX_NODES} values`,
@@ -50857,19 +50857,19 @@ function toPlain(node2, walk2, depth) {
     );
   }
   if ((0, import_yaml.isAlias)(node2)) {
-    if (!walk2.targets.has(node2)) walk2.targets.set(node2, node2.resolve(walk2.doc));
-    const target = walk2.targets.get(node2);
+    if (!walk.targets.has(node2)) walk.targets.set(node2, node2.resolve(walk.doc));
+    const target = walk.targets.get(node2);
     if (!target) {
-      walk2.problems.push({ ...at(walk2, node2), message: `unknown alias '*${node2.source}'` });
+      walk.problems.push({ ...at(walk, node2), message: `unknown alias '*${node2.source}'` });
       return null;
     }
-    return toPlain(target, walk2, depth + 1);
+    return toPlain(target, walk, depth + 1);
   }
   if ((0, import_yaml.isScalar)(node2)) {
     const v = node2.value;
     if (v === null || typeof v === "string" || typeof v === "number" || typeof v === "boolean") return v;
-    walk2.problems.push({
-      ...at(walk2, node2),
+    walk.problems.push({
+      ...at(walk, node2),
       message: `unsupported value${node2.tag ? ` tagged ${node2.tag}` : ""}`,
       hint: "use a plain string, number, true/false, list or mapping"
     });
@@ -50878,12 +50878,12 @@ function toPlain(node2, walk2, depth) {
   if ((0, import_yaml.isMap)(node2)) {
     const out = {};
     const keys = /* @__PURE__ */ new Map();
-    locations.set(out, { self: at(walk2, node2), keys });
+    locations.set(out, { self: at(walk, node2), keys });
     for (const pair of node2.items) {
       const keyNode = pair.key;
       if (!(0, import_yaml.isScalar)(keyNode) || keyNode.value !== null && typeof keyNode.value === "object") {
-        walk2.problems.push({
-          ...at(walk2, keyNode ?? node2),
+        walk.problems.push({
+          ...at(walk, keyNode ?? node2),
           message: "keys must be plain text",
           hint: "a '?' or a list/mapping used as a key is not supported"
         });
@@ -50891,33 +50891,33 @@ function toPlain(node2, walk2, depth) {
       }
       const key2 = String(keyNode.value);
       if (key2 === "<<") {
-        walk2.problems.push({
-          ...at(walk2, keyNode),
+        walk.problems.push({
+          ...at(walk, keyNode),
           message: "YAML merge keys ('<<') are not supported",
           hint: "write the settings out; overrides already merge with the defaults by key and by name"
         });
         continue;
       }
       if (key2 === "__proto__") {
-        walk2.problems.push({ ...at(walk2, keyNode), message: "'__proto__' is not a valid key" });
+        walk.problems.push({ ...at(walk, keyNode), message: "'__proto__' is not a valid key" });
         continue;
       }
-      keys.set(key2, at(walk2, keyNode));
-      out[key2] = pair.value === null ? null : toPlain(pair.value, walk2, depth + 1);
+      keys.set(key2, at(walk, keyNode));
+      out[key2] = pair.value === null ? null : toPlain(pair.value, walk, depth + 1);
     }
     return out;
   }
   if ((0, import_yaml.isSeq)(node2)) {
     const out = [];
     const keys = /* @__PURE__ */ new Map();
-    locations.set(out, { self: at(walk2, node2), keys });
+    locations.set(out, { self: at(walk, node2), keys });
     node2.items.forEach((item, i3) => {
-      keys.set(i3, at(walk2, item ?? node2));
-      out.push(item === null ? null : toPlain(item, walk2, depth + 1));
+      keys.set(i3, at(walk, item ?? node2));
+      out.push(item === null ? null : toPlain(item, walk, depth + 1));
     });
     return out;
   }
-  walk2.problems.push({ ...at(walk2, node2), message: "unsupported YAML node" });
+  walk.problems.push({ ...at(walk, node2), message: "unsupported YAML node" });
   return null;
 }
 function isPlainObject2(v) {
@@ -53063,13 +53063,13 @@ function evaluateCircuit(history, cfg, nowMs) {
   const failures = window2.reduce((n2, ok2) => ok2 ? n2 : n2 + 1, 0);
   const failure_rate = samples === 0 ? 0 : failures / samples;
   const counts = { failures, samples, failure_rate };
-  const tally = `${failures} of ${samples} recent runs failed`;
+  const tally2 = `${failures} of ${samples} recent runs failed`;
   if (openedAt === null) {
     let reason;
     if (samples === 0) reason = "closed: no recent runs";
     else if (samples < cfg.min_samples)
-      reason = `closed: ${tally}, fewer runs than the ${cfg.min_samples} needed to judge`;
-    else reason = `closed: ${tally}`;
+      reason = `closed: ${tally2}, fewer runs than the ${cfg.min_samples} needed to judge`;
+    else reason = `closed: ${tally2}`;
     return { state: "closed", ...counts, reason };
   }
   const retryAt = openedAt + cfg.cooldown_seconds * 1e3;
@@ -53081,10 +53081,10 @@ function evaluateCircuit(history, cfg, nowMs) {
       ...counts,
       opened_at,
       retry_at,
-      reason: `half-open: cooldown ended at ${retry_at}, one trial run allowed (${tally})`
+      reason: `half-open: cooldown ended at ${retry_at}, one trial run allowed (${tally2})`
     };
   }
-  return { state: "open", ...counts, opened_at, retry_at, reason: `open until ${retry_at}: ${tally}` };
+  return { state: "open", ...counts, opened_at, retry_at, reason: `open until ${retry_at}: ${tally2}` };
 }
 function pushBounded(window2, ok2, size) {
   window2.push(ok2);
@@ -62926,6 +62926,12 @@ var InputSchema6 = external_exports.strictObject({
 });
 var BudgetSpent = class extends Error {
 };
+function spentBudget(error64) {
+  for (let e = error64, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e instanceof BudgetSpent) return true;
+  }
+  return false;
+}
 function metered(octokit, budget) {
   const meter = { used: 0, budget };
   const client = {
@@ -62956,7 +62962,7 @@ async function readRoutingSignals(octokit, input2, log) {
   const notes = [];
   const origins = { known: /* @__PURE__ */ new Map(), listed: false };
   const missed = (what, error64) => {
-    const why = error64 instanceof BudgetSpent ? `the budget of ${meter.budget} requests was spent` : error64 instanceof Error ? error64.message : String(error64);
+    const why = spentBudget(error64) ? `the budget of ${meter.budget} requests was spent` : error64 instanceof Error ? error64.message : String(error64);
     notes.push(`${what} not read: ${why}`);
     log?.warn({ signal: what, err: error64 }, `routing signal not read: ${what}`);
   };
@@ -62980,13 +62986,13 @@ async function readRoutingSignals(octokit, input2, log) {
   }
   if (needs.includes("metrics")) {
     try {
-      const metrics2 = await readMetrics(client, i3, origins);
-      if (metrics2.ignored !== null) {
-        notes.push(`${metrics2.ignored}: every tool starts from the prior`);
-        log?.warn({ signal: "metrics.json" }, `routing signal ignored: ${metrics2.ignored}`);
-      } else if (metrics2.signals === null)
-        notes.push(`no ${METRICS_ARTIFACT} artifact yet: every tool starts from the prior`);
-      else signals2.metrics = metrics2.signals;
+      const metrics2 = await readMetrics(client, i3);
+      if (metrics2.signals !== null) signals2.metrics = metrics2.signals;
+      else {
+        notes.push(`${metrics2.missing}: every tool starts from the prior`);
+        if (metrics2.passedOver)
+          log?.warn({ signal: "metrics.json" }, `routing signal ignored: ${metrics2.missing}`);
+      }
     } catch (error64) {
       missed("metrics.json", error64);
     }
@@ -63059,7 +63065,7 @@ async function readInFlight(octokit, i3, origins) {
         per_page: 100
       }));
     } catch (error64) {
-      if (error64 instanceof BudgetSpent) break;
+      if (spentBudget(error64)) break;
       throw gitHubApiError(error64, {
         doing: `listing the switchyard/route check runs of ${sha.slice(0, 12)} in ${i3.owner}/${i3.repo}`,
         permission: "checks: read"
@@ -63080,21 +63086,77 @@ async function readInFlight(octokit, i3, origins) {
   }
   return { in_flight, unattributed: pending - attributed };
 }
-async function readMetrics(octokit, i3, origins) {
-  const artifact = (await newestArtifacts(octokit, i3, METRICS_ARTIFACT, 1))[0];
-  if (artifact === void 0) return { signals: null, ignored: null };
-  const run2 = artifact.workflow_run?.id;
+var ANALYSIS_RUNS_READ = 10;
+var AnalysisRunsSchema = external_exports.looseObject({
+  workflow_runs: external_exports.array(
+    external_exports.looseObject({
+      id: external_exports.number().int(),
+      path: external_exports.string().nullish(),
+      event: external_exports.string(),
+      created_at: external_exports.string().nullish()
+    })
+  )
+});
+async function readMetrics(octokit, i3) {
+  let workflow_id;
+  try {
+    workflow_id = workflowId(i3.metricsWorkflow);
+  } catch {
+    throw new InputError(
+      `analysis.workflow: "${i3.metricsWorkflow}" is not a workflow file; use a path such as ${DEFAULT_ANALYSIS_WORKFLOW}`
+    );
+  }
+  let data;
+  try {
+    ({ data } = await octokit.request("GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs", {
+      owner: i3.owner,
+      repo: i3.repo,
+      workflow_id,
+      status: "success",
+      exclude_pull_requests: true,
+      per_page: ANALYSIS_RUNS_READ
+    }));
+  } catch (error64) {
+    if (spentBudget(error64)) throw error64;
+    if (statusOf(error64) === 404) {
+      return {
+        signals: null,
+        missing: `no analysis workflow yet (${i3.metricsWorkflow} is not in ${i3.owner}/${i3.repo})`,
+        passedOver: false
+      };
+    }
+    throw gitHubApiError(error64, {
+      doing: `listing the successful runs of ${workflow_id} in ${i3.owner}/${i3.repo}`,
+      permission: "actions: read"
+    });
+  }
+  const listed = AnalysisRunsSchema.safeParse(data);
+  if (!listed.success)
+    throw new GitHubApiError("GitHub's list of workflow runs is not what its API documents", null);
+  const runs = listed.data.workflow_runs.sort(
+    (a2, b) => (b.created_at ?? "").localeCompare(a2.created_at ?? "") || b.id - a2.id
+  );
+  const run2 = runs.find(
+    (r) => trustedRun({ path: r.path ?? null, event: r.event }, [i3.metricsWorkflow], ANALYSIS_RUN_TRIGGERS)
+  );
   if (run2 === void 0) {
+    if (runs.length === 0)
+      return { signals: null, missing: `no successful run of ${i3.metricsWorkflow} yet`, passedOver: false };
+    const newest2 = runs[0];
+    const which2 = runs.length === 1 ? `the only successful run of ${i3.metricsWorkflow} was not` : `none of the ${runs.length} newest successful runs of ${i3.metricsWorkflow} was`;
     return {
       signals: null,
-      ignored: `metrics.json in artifact ${artifact.id} ignored: GitHub names no run that uploaded it`
+      missing: `${which2} started by ${either(ANALYSIS_RUN_TRIGGERS)} (the newest, run ${newest2.id}, by ${newest2.event})`,
+      passedOver: true
     };
   }
-  const origin = await runOrigin(octokit, i3, origins, run2, false);
-  if (origin === null || !trustedRun(origin, [i3.metricsWorkflow], ANALYSIS_RUN_TRIGGERS)) {
+  const artifacts = (await listRunArtifacts(octokit, { owner: i3.owner, repo: i3.repo, run_id: run2.id })).filter((a2) => a2.name === METRICS_ARTIFACT).sort((a2, b) => (b.created_at ?? "").localeCompare(a2.created_at ?? "") || b.id - a2.id);
+  const artifact = artifacts.find((a2) => !a2.expired);
+  if (artifact === void 0) {
     return {
       signals: null,
-      ignored: `metrics.json from run ${run2} ignored: not a run of ${i3.metricsWorkflow} started by ${either(ANALYSIS_RUN_TRIGGERS)}`
+      missing: artifacts.length === 0 ? `no ${METRICS_ARTIFACT} artifact on run ${run2.id} of ${i3.metricsWorkflow}` : `the ${METRICS_ARTIFACT} artifact of run ${run2.id} of ${i3.metricsWorkflow} has expired`,
+      passedOver: false
     };
   }
   const files = await downloadArtifact(octokit, {
@@ -63113,7 +63175,7 @@ async function readMetrics(octokit, i3, origins) {
   } catch {
     throw new InputError(`metrics.json in the ${METRICS_ARTIFACT} artifact (id ${artifact.id}) is not JSON`);
   }
-  return { signals: metricsToSignals(raw), ignored: null };
+  return { signals: metricsToSignals(raw) };
 }
 var SingleRunSchema = external_exports.looseObject({
   id: external_exports.number().int(),
@@ -63132,7 +63194,7 @@ async function listDispatchedRuns(octokit, i3, origins) {
       per_page: 100
     }));
   } catch (error64) {
-    if (error64 instanceof BudgetSpent) throw error64;
+    if (spentBudget(error64)) throw error64;
     throw gitHubApiError(error64, {
       doing: `listing the runs of ${i3.workflow_id} in ${i3.owner}/${i3.repo}`,
       permission: "actions: read"
@@ -63146,8 +63208,8 @@ async function listDispatchedRuns(octokit, i3, origins) {
   }
   return runs.data.workflow_runs;
 }
-async function runOrigin(octokit, i3, origins, run2, listFirst) {
-  if (!origins.known.has(run2) && listFirst && !origins.listed) await listDispatchedRuns(octokit, i3, origins);
+async function runOrigin(octokit, i3, origins, run2) {
+  if (!origins.known.has(run2) && !origins.listed) await listDispatchedRuns(octokit, i3, origins);
   if (origins.known.has(run2)) return origins.known.get(run2);
   let data;
   try {
@@ -63157,7 +63219,7 @@ async function runOrigin(octokit, i3, origins, run2, listFirst) {
       run_id: run2
     }));
   } catch (error64) {
-    if (error64 instanceof BudgetSpent) throw error64;
+    if (spentBudget(error64)) throw error64;
     if (statusOf(error64) === 404 || statusOf(error64) === 410) {
       origins.known.set(run2, null);
       return null;
@@ -63196,7 +63258,7 @@ async function newestArtifacts(octokit, i3, name, count2) {
       per_page: Math.min(100, count2 * 2 + 5)
     }));
   } catch (error64) {
-    if (error64 instanceof BudgetSpent) throw error64;
+    if (spentBudget(error64)) throw error64;
     throw gitHubApiError(error64, {
       doing: `looking for the artifact "${name}" in ${i3.owner}/${i3.repo}`,
       permission: "actions: read"
@@ -63231,9 +63293,9 @@ async function readOutcomes(octokit, i3, origins, count2) {
     if (artifact.workflow_run !== null) {
       let origin;
       try {
-        origin = await runOrigin(octokit, i3, origins, artifact.workflow_run.id, true);
+        origin = await runOrigin(octokit, i3, origins, artifact.workflow_run.id);
       } catch (error64) {
-        if (!(error64 instanceof BudgetSpent)) throw error64;
+        if (!spentBudget(error64)) throw error64;
         spent();
         break;
       }
@@ -63253,7 +63315,7 @@ async function readOutcomes(octokit, i3, origins, count2) {
         maxBytes: MAX_SIGNAL_ARTIFACT_BYTES
       });
     } catch (error64) {
-      if (error64 instanceof BudgetSpent) {
+      if (spentBudget(error64)) {
         spent();
         break;
       }
@@ -74373,7 +74435,12 @@ var LadderDispatchSchema = external_exports.strictObject({
   at: TimeSchema,
   ref: external_exports.string().min(1).max(255),
   run_id: external_exports.number().int().positive().optional(),
-  run_attempt: external_exports.number().int().min(1).optional()
+  run_attempt: external_exports.number().int().min(1).optional(),
+  /**
+   * A fork's head: the fixers ran without secrets on the fork's code, and their diff is posted as
+   * a suggestion on the PR, never committed (recovery.fork_suggestions; settleSuggestion).
+   */
+  suggest: external_exports.literal(true).optional()
 });
 var LadderStateSchema = external_exports.strictObject({
   version: external_exports.literal(1),
@@ -76563,6 +76630,7 @@ function bare(path12) {
 var RECOVER_CHECK = "switchyard/recover";
 var ShaSchema4 = external_exports.string().regex(/^[0-9a-f]{40}(?:[0-9a-f]{24})?$/, "a full commit SHA (40 or 64 hex digits)");
 var NameSchema2 = external_exports.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, "a tool name");
+var RepoNameSchema = external_exports.string().max(200).regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, "a repository's full name (owner/name)");
 var DispatchedActionSchema = external_exports.discriminatedUnion("kind", [
   external_exports.strictObject({ kind: external_exports.literal("run_fixers"), tools: external_exports.array(NameSchema2).min(1).max(MAX_FIXERS) }),
   external_exports.strictObject({ kind: external_exports.literal("run_ai"), tool: NameSchema2 })
@@ -76576,7 +76644,20 @@ var RecoveryDispatchSchema = external_exports.strictObject({
   base_ref: external_exports.string().min(1).max(255),
   action: DispatchedActionSchema,
   category: LadderCategorySchema,
-  attempt: external_exports.number().int().min(1).max(1e3)
+  attempt: external_exports.number().int().min(1).max(1e3),
+  suggest: external_exports.literal(true).optional(),
+  head_repository: RepoNameSchema.optional()
+}).superRefine((d, ctx) => {
+  if (d.suggest === true && d.action.kind !== "run_fixers") {
+    ctx.addIssue({ code: "custom", path: ["action"], message: "a fork's suggestion runs fixers only" });
+  }
+  if (d.suggest === true !== (d.head_repository !== void 0)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["head_repository"],
+      message: "a suggestion names the fork's repository, and only a suggestion does"
+    });
+  }
 });
 function parseRecoveryDispatch(json2) {
   let value;
@@ -76633,7 +76714,7 @@ async function planRecovery(octokit, input2) {
   if (scope && !(passed && scope.guard === "not_failed")) {
     return { kind: "ignored", reason: scope.verdict.reason };
   }
-  const located = await locate2(octokit, owner, repo, default_branch, ci);
+  const located = await locate2(octokit, owner, repo, default_branch, ci, input2.config);
   if ("ignored" in located) return { kind: "ignored", reason: located.ignored };
   const { pr, key: key2 } = located;
   const stored = await readState(octokit, {
@@ -76715,7 +76796,11 @@ async function planRecovery(octokit, input2) {
     identity: input2.identity
   });
   const rejected = guards.find((g) => !g.verdict.ok);
-  if (rejected && !rejected.verdict.ok) {
+  const suggestFrom = rejected?.guard === "fork" && !rejected.verdict.ok && rejected.verdict.suggest_patch_comment === true && pr !== null && ci.head_repo_full_name !== null && guards.every((g) => g.guard === "fork" || g.verdict.ok) ? suggestionRefused(state, ci.head_sha) : void 0;
+  if (rejected && !rejected.verdict.ok && suggestFrom !== null) {
+    if (suggestFrom !== void 0) {
+      return forkRejection(target, guards, `${rejected.verdict.reason}; ${suggestFrom}`);
+    }
     if (rejected.guard === "in_flight") return { kind: "ignored", reason: rejected.verdict.reason };
     return {
       kind: "rejected",
@@ -76753,6 +76838,12 @@ async function planRecovery(octokit, input2) {
     signature: classification.signature.slice(0, 300),
     ci_id: target.ci_id
   });
+  if (suggestFrom === null) {
+    const fork2 = guards.find((g) => g.guard === "fork").verdict;
+    const category = classification.category;
+    const why = !SUGGESTED_CATEGORIES.includes(category) || (input2.config.recovery.mechanical[category]?.length ?? 0) === 0 ? `a ${category} failure has no mechanical fixers to suggest` : result.action.kind !== "run_fixers" ? `the fixers cannot run now (${"reason" in result.action ? result.action.reason : result.action.kind})` : null;
+    if (why !== null) return forkRejection(target, guards, `${fork2.reason}; no suggestion: ${why}`);
+  }
   return {
     kind: "decided",
     target,
@@ -76761,8 +76852,29 @@ async function planRecovery(octokit, input2) {
     gaps,
     failed_jobs: gathered.failed_jobs,
     classification,
-    result
+    result,
+    ...suggestFrom === null ? { suggest: { head_repository: ci.head_repo_full_name } } : {}
   };
+}
+function forkRejection(target, guards, reason) {
+  return {
+    kind: "rejected",
+    target,
+    guards: guards.map(
+      (g) => g.guard === "fork" && !g.verdict.ok ? { ...g, verdict: { ...g.verdict, reason } } : g
+    ),
+    guard: "fork",
+    reason,
+    quarantine: false
+  };
+}
+var SUGGESTED_CATEGORIES = ["format", "lint"];
+function suggestionRefused(state, head) {
+  if (state === null) return null;
+  if (state.head_sha === head || state.history.some((e) => e.head_sha === head)) {
+    return `a suggestion was already made for ${short3(head)}`;
+  }
+  return null;
 }
 async function applyRecovery(octokit, plan, deps) {
   if (plan.kind !== "decided") return recordRecovery(octokit, plan, { config: deps.config, now: deps.now });
@@ -76801,7 +76913,8 @@ async function applyRecovery(octokit, plan, deps) {
         base_ref: t.pr?.base_ref ?? t.default_branch,
         action,
         category: result.state.category,
-        attempt: Math.max(1, result.state.attempts)
+        attempt: Math.max(1, result.state.attempts),
+        ...plan.suggest && action.kind === "run_fixers" ? { suggest: true, head_repository: plan.suggest.head_repository } : {}
       };
       const sent = await dispatchRecovery(octokit, {
         owner: t.owner,
@@ -76815,7 +76928,8 @@ async function applyRecovery(octokit, plan, deps) {
         const record2 = {
           workflow: deps.config.recovery.workflow,
           at: deps.now,
-          ref: t.default_branch
+          ref: t.default_branch,
+          ...dispatch.suggest ? { suggest: true } : {}
         };
         result = { ...result, state: { ...result.state, dispatch: record2 } };
       } else problem = sent.reason;
@@ -77209,7 +77323,7 @@ function toPr(pr) {
     head_sha: pr.head.sha
   };
 }
-async function locate2(octokit, owner, repo, default_branch, ci) {
+async function locate2(octokit, owner, repo, default_branch, ci, config2) {
   const repository = `${owner}/${repo}`;
   const number4 = ci.pull_requests[0];
   if (number4 !== void 0) {
@@ -77224,12 +77338,43 @@ async function locate2(octokit, owner, repo, default_branch, ci) {
     return { pr: rest, key: recoveryKey({ repository, pull_request: number4, branch: ci.head_branch }) };
   }
   const fromFork = ci.head_repo_full_name === null || ci.head_repo_full_name.toLowerCase() !== repository.toLowerCase();
+  if (fromFork && ci.head_repo_full_name !== null && config2.recovery.fork_suggestions && config2.recovery.enabled) {
+    const pr = await forkPr(octokit, owner, repo, ci);
+    if (pr !== null) {
+      return { pr, key: recoveryKey({ repository, pull_request: pr.number, branch: ci.head_branch }) };
+    }
+  }
   if (ci.head_branch === default_branch || fromFork) {
     return { pr: null, key: recoveryKey({ repository, branch: ci.head_branch }) };
   }
   return {
     ignored: `${ci.head_branch} is neither a pull request's head nor the default branch (${default_branch})`
   };
+}
+async function forkPr(octokit, owner, repo, ci) {
+  const forkOwner = ci.head_repo_full_name.split("/")[0];
+  let data;
+  try {
+    ({ data } = await octokit.request("GET /repos/{owner}/{repo}/pulls", {
+      owner,
+      repo,
+      state: "open",
+      head: `${forkOwner}:${ci.head_branch}`,
+      per_page: 10
+    }));
+  } catch (error64) {
+    throw gitHubApiError(error64, {
+      doing: `finding the pull request of ${forkOwner}:${ci.head_branch} in ${owner}/${repo}`,
+      permission: "pull_requests: read"
+    });
+  }
+  const list = external_exports.array(PrSchema).safeParse(data);
+  if (!list.success)
+    throw new GitHubApiError("GitHub's list of pull requests is not what its API documents", null);
+  const found = list.data.map(toPr).find((p) => p.state === "open" && p.head_sha === ci.head_sha);
+  if (found === void 0) return null;
+  const { state: _s, head_sha: _h, ...rest } = found;
+  return rest;
 }
 var CommentSchema2 = external_exports.looseObject({
   id: external_exports.number().int(),
@@ -78959,8 +79104,7 @@ ${d.run.head_sha}`;
       }
     }
   }
-  const signatures = /* @__PURE__ */ new Map();
-  const previousSignatures = /* @__PURE__ */ new Map();
+  const sightings = [];
   let unclassified = 0;
   for (const [runId, list] of jobsByRun) {
     if (!byId.has(runId)) continue;
@@ -78969,27 +79113,14 @@ ${d.run.head_sha}`;
         unclassified++;
         continue;
       }
-      const at2 = parseTime(job.completed_at ?? byId.get(runId).created_at);
-      const window2 = windowOf(at2);
-      if (window2 === "previous") {
-        previousSignatures.set(job.signature, (previousSignatures.get(job.signature) ?? 0) + 1);
-      } else if (window2 === "current") {
-        const v = signatures.get(job.signature);
-        if (v === void 0)
-          signatures.set(job.signature, {
-            first: at2,
-            last: at2,
-            count: 1,
-            category: job.category ?? "unknown"
-          });
-        else {
-          v.count++;
-          v.first = Math.min(v.first, at2);
-          v.last = Math.max(v.last, at2);
-        }
-      }
+      sightings.push({
+        signature: job.signature,
+        category: job.category ?? "unknown",
+        at: job.completed_at ?? byId.get(runId).created_at
+      });
     }
   }
+  const tallied = tally(sightings, windowOf, max_rows);
   const iso = (ms2) => new Date(ms2).toISOString();
   const notes = [];
   if (unclassified > 0) {
@@ -79005,25 +79136,59 @@ ${d.run.head_sha}`;
     workflows: [...workflows.values()].sort((a2, b) => b.runs - a2.runs || compare4(a2.name, b.name)).slice(0, max_rows),
     flips: totals.current.flips,
     flaky: [...flaky].sort((a2, b) => b[1].count - a2[1].count || compare4(a2[0], b[0])).slice(0, max_rows).map(([name, v]) => ({ name, flips: v.count, first_seen: iso(v.first), last_seen: iso(v.last) })),
-    signatures: [...signatures].sort((a2, b) => b[1].count - a2[1].count || compare4(a2[0], b[0])).slice(0, max_rows).map(([signature, v]) => ({
+    signatures: tallied.signatures,
+    ignored: ignored2,
+    notes
+  };
+}
+var SignatureSightingSchema = external_exports.strictObject({
+  signature: external_exports.string().min(1),
+  category: external_exports.string().min(1),
+  at: Iso
+});
+function tally(sightings, windowOf, maxRows) {
+  const current = /* @__PURE__ */ new Map();
+  const previous = /* @__PURE__ */ new Map();
+  const counts = { current: 0, previous: 0, outside: 0 };
+  for (const s of sightings) {
+    const at2 = parseTime(s.at);
+    const window2 = windowOf(at2);
+    if (window2 === null) {
+      counts.outside++;
+    } else if (window2 === "previous") {
+      counts.previous++;
+      previous.set(s.signature, (previous.get(s.signature) ?? 0) + 1);
+    } else {
+      counts.current++;
+      const v = current.get(s.signature);
+      if (v === void 0) current.set(s.signature, { first: at2, last: at2, count: 1, category: s.category });
+      else {
+        v.count++;
+        v.first = Math.min(v.first, at2);
+        v.last = Math.max(v.last, at2);
+      }
+    }
+  }
+  const iso = (ms2) => new Date(ms2).toISOString();
+  return {
+    signatures: [...current].sort((a2, b) => b[1].count - a2[1].count || compare4(a2[0], b[0])).slice(0, maxRows).map(([signature, v]) => ({
       signature,
       category: v.category,
       count: v.count,
       first_seen: iso(v.first),
       last_seen: iso(v.last),
-      previous_count: previousSignatures.get(signature) ?? 0
+      previous_count: previous.get(signature) ?? 0
     })),
-    ignored: ignored2,
-    notes
+    inWindow: counts.current,
+    inPreviousWindow: counts.previous,
+    outsideWindows: counts.outside
   };
 }
-function withCiHealth(metrics2, health) {
-  const flaky = new Map(metrics2.flaky_tests.map((f) => [f.name, f.flips]));
-  for (const f of health.flaky) flaky.set(f.name, (flaky.get(f.name) ?? 0) + f.flips);
-  const signatures = new Map(metrics2.signatures.map((s) => [s.signature, { ...s }]));
-  for (const s of health.signatures) {
-    const known = signatures.get(s.signature);
-    if (known === void 0) {
+function mergeSignatures(known, added) {
+  const signatures = new Map(known.map((s) => [s.signature, { ...s }]));
+  for (const s of added) {
+    const row = signatures.get(s.signature);
+    if (row === void 0) {
       signatures.set(s.signature, {
         signature: s.signature,
         category: s.category,
@@ -79032,31 +79197,41 @@ function withCiHealth(metrics2, health) {
         last_seen: s.last_seen
       });
     } else {
-      known.count += s.count;
-      if (Date.parse(s.first_seen) < Date.parse(known.first_seen)) known.first_seen = s.first_seen;
-      if (Date.parse(s.last_seen) > Date.parse(known.last_seen)) known.last_seen = s.last_seen;
+      row.count += s.count;
+      if (Date.parse(s.first_seen) < Date.parse(row.first_seen)) row.first_seen = s.first_seen;
+      if (Date.parse(s.last_seen) > Date.parse(row.last_seen)) row.last_seen = s.last_seen;
     }
   }
-  const merged = {
-    ...metrics2,
-    workflows: health.workflows.map((w) => ({
-      name: w.name,
-      runs: w.runs,
-      failures: w.failures,
-      failure_rate: w.failure_rate,
-      previous: { ...w.previous }
-    })),
-    flaky_tests: [...flaky].sort((a2, b) => b[1] - a2[1] || compare4(a2[0], b[0])).slice(0, MAX_LISTED).map(([name, flips]) => ({ name, flips })),
-    signatures: [...signatures.values()].sort((a2, b) => b.count - a2.count || compare4(a2.signature, b.signature)).slice(0, MAX_LISTED),
-    gaps: [...metrics2.gaps, ...health.notes]
-  };
+  return [...signatures.values()].sort((a2, b) => b.count - a2.count || compare4(a2.signature, b.signature)).slice(0, MAX_LISTED);
+}
+function validMetrics(merged, what) {
   const parsed = MetricsSchema.safeParse(merged);
   if (!parsed.success) {
     throw new Error(
-      `CI health made metrics that do not match MetricsSchema: ${parsed.error.issues[0]?.message}`
+      `${what} made metrics that do not match MetricsSchema: ${parsed.error.issues[0]?.message}`
     );
   }
   return parsed.data;
+}
+function withCiHealth(metrics2, health) {
+  const flaky = new Map(metrics2.flaky_tests.map((f) => [f.name, f.flips]));
+  for (const f of health.flaky) flaky.set(f.name, (flaky.get(f.name) ?? 0) + f.flips);
+  return validMetrics(
+    {
+      ...metrics2,
+      workflows: health.workflows.map((w) => ({
+        name: w.name,
+        runs: w.runs,
+        failures: w.failures,
+        failure_rate: w.failure_rate,
+        previous: { ...w.previous }
+      })),
+      flaky_tests: [...flaky].sort((a2, b) => b[1] - a2[1] || compare4(a2[0], b[0])).slice(0, MAX_LISTED).map(([name, flips]) => ({ name, flips })),
+      signatures: mergeSignatures(metrics2.signatures, health.signatures),
+      gaps: [...metrics2.gaps, ...health.notes]
+    },
+    "CI health"
+  );
 }
 function analyzeRepository(source, options) {
   const accumulator = new MetricsAccumulator({ now: options.now, window_ms: options.window_ms });
@@ -79628,6 +79803,311 @@ function compare5(a2, b) {
   return a2 < b ? -1 : a2 > b ? 1 : 0;
 }
 
+// src/runner/read-event-logs.ts
+import { createReadStream as createReadStream2 } from "node:fs";
+import { readdir as readdir4, stat as stat5 } from "node:fs/promises";
+import path8 from "node:path";
+var SKIPPED_DIRS = /* @__PURE__ */ new Set([".git", "node_modules"]);
+async function findEventLogs(paths, cwd = process.cwd()) {
+  const files = [];
+  const seen = /* @__PURE__ */ new Set();
+  const problems = [];
+  const add = (file2) => {
+    if (!seen.has(file2)) {
+      seen.add(file2);
+      files.push(file2);
+    }
+  };
+  for (const given of paths) {
+    const full = path8.resolve(cwd, given);
+    let info2;
+    try {
+      info2 = await stat5(full);
+    } catch (error64) {
+      problems.push({ path: given, error: describeError(error64) });
+      continue;
+    }
+    if (!info2.isDirectory()) {
+      add(full);
+      continue;
+    }
+    const before = files.length;
+    const walkProblems = [];
+    await walkFiles(full, (name) => name.endsWith(".jsonl"), add, walkProblems);
+    if (files.length === before) {
+      problems.push({
+        path: given,
+        error: walkProblems[0] ?? "no *.jsonl files in this directory or below"
+      });
+    }
+  }
+  return { files, problems };
+}
+async function walkFiles(dir, keep, add, problems) {
+  let entries;
+  try {
+    entries = await readdir4(dir, { withFileTypes: true });
+  } catch (error64) {
+    problems.push(`${dir}: ${describeError(error64)}`);
+    return;
+  }
+  entries.sort((a2, b) => a2.name < b.name ? -1 : a2.name > b.name ? 1 : 0);
+  for (const entry of entries) {
+    const full = path8.join(dir, entry.name);
+    if (entry.isDirectory()) {
+      if (!SKIPPED_DIRS.has(entry.name)) await walkFiles(full, keep, add, problems);
+    } else if (entry.isFile() && keep(entry.name)) {
+      add(full);
+    }
+  }
+}
+function describeError(error64) {
+  const code3 = error64?.code;
+  switch (code3) {
+    case "ENOENT":
+      return "no such file or directory";
+    case "EACCES":
+    case "EPERM":
+      return "permission denied";
+    case "EISDIR":
+      return "is a directory";
+    default:
+      return error64 instanceof Error ? error64.message : String(error64);
+  }
+}
+var DEFAULT_MAX_LINE2 = 1 << 20;
+var DEFAULT_CHUNK = 1 << 20;
+function emptyStats() {
+  return { files: 0, unreadable: [], bytes: 0, lines: 0, events: 0, skipped: 0, warnings: [] };
+}
+async function readEventLogs(files, visit2, options = {}, stats = emptyStats()) {
+  for (const file2 of files) {
+    stats.files++;
+    try {
+      if (options.validation === "full") await readFull(file2, visit2, options, stats);
+      else await readFast(file2, visit2, options, stats);
+    } catch (error64) {
+      stats.unreadable.push({ file: file2, error: describeError(error64) });
+    }
+  }
+  return stats;
+}
+async function readFull(file2, visit2, options, stats) {
+  const maxWarnings = options.maxWarnings ?? 20;
+  const own2 = { lines: 0, events: 0, skipped: 0, warnings: [] };
+  const stream = createReadStream2(file2, { highWaterMark: options.chunkBytes ?? DEFAULT_CHUNK });
+  const counted = (async function* () {
+    for await (const chunk of stream) {
+      stats.bytes += chunk.length;
+      yield chunk;
+    }
+  })();
+  try {
+    const reader = readEvents(counted, own2, {
+      maxLineLength: options.maxLineLength ?? DEFAULT_MAX_LINE2,
+      maxWarnings: Math.max(0, maxWarnings - stats.warnings.length)
+    });
+    for await (const event of reader) visit2(event);
+  } finally {
+    stats.lines += own2.lines;
+    stats.events += own2.events;
+    stats.skipped += own2.skipped;
+    for (const w of own2.warnings) stats.warnings.push({ file: file2, line: w.line, error: w.error });
+  }
+}
+async function readFast(file2, visit2, options, stats) {
+  const maxLine = options.maxLineLength ?? DEFAULT_MAX_LINE2;
+  const maxWarnings = options.maxWarnings ?? 20;
+  let line = 0;
+  const skip = (error64) => {
+    stats.skipped++;
+    if (stats.warnings.length < maxWarnings) stats.warnings.push({ file: file2, line, error: error64 });
+  };
+  const oversized = () => {
+    line++;
+    stats.lines++;
+    skip(`longer than ${maxLine} characters`);
+  };
+  const take = (text2) => {
+    line++;
+    stats.lines++;
+    if (text2.length > maxLine) {
+      skip(`longer than ${maxLine} characters`);
+      return;
+    }
+    let trimmed = text2.charCodeAt(text2.length - 1) === 13 ? text2.slice(0, -1) : text2;
+    if (line === 1 && trimmed.charCodeAt(0) === 65279) trimmed = trimmed.slice(1);
+    if (trimmed.length === 0 || trimmed.trim() === "") return;
+    let event = skimUnread(trimmed);
+    if (event === void 0) {
+      let raw;
+      try {
+        raw = JSON.parse(trimmed);
+      } catch {
+        skip("not valid JSON (truncated or corrupt line)");
+        return;
+      }
+      event = checkEvent(raw);
+      if (event === void 0) {
+        const parsed = parseEventLine(trimmed, line);
+        if (!parsed.ok) {
+          skip(parsed.error);
+          return;
+        }
+        event = parsed.event;
+      }
+    }
+    stats.events++;
+    visit2(event);
+  };
+  let carry = [];
+  let carryBytes = 0;
+  let carryTooLong = false;
+  const maxBytes = 3 * maxLine;
+  const stream = createReadStream2(file2, { highWaterMark: options.chunkBytes ?? DEFAULT_CHUNK });
+  for await (const chunk of stream) {
+    stats.bytes += chunk.length;
+    const first = chunk.indexOf(10);
+    if (first === -1) {
+      if (!carryTooLong && carryBytes + chunk.length > maxBytes) carryTooLong = true;
+      if (carryTooLong) carry = [];
+      else carry.push(chunk);
+      carryBytes += chunk.length;
+      continue;
+    }
+    let start = 0;
+    if (carryBytes > 0 || carryTooLong) {
+      if (carryTooLong || carryBytes + first > maxBytes) oversized();
+      else take(Buffer.concat([...carry, chunk.subarray(0, first)]).toString("utf8"));
+      carry = [];
+      carryBytes = 0;
+      carryTooLong = false;
+      start = first + 1;
+    }
+    const last = chunk.lastIndexOf(10);
+    if (last >= start) {
+      const text2 = chunk.toString("utf8", start, last);
+      let from = 0;
+      for (let nl = text2.indexOf("\n"); nl !== -1; nl = text2.indexOf("\n", from)) {
+        take(text2.slice(from, nl));
+        from = nl + 1;
+      }
+      take(from === 0 ? text2 : text2.slice(from));
+    }
+    if (last + 1 < chunk.length) {
+      carryBytes = chunk.length - last - 1;
+      if (carryBytes > maxBytes) carryTooLong = true;
+      else carry = [chunk.subarray(last + 1)];
+    }
+  }
+  if (carryTooLong) oversized();
+  else if (carryBytes > 0) take(Buffer.concat(carry).toString("utf8"));
+}
+var ENDS_WITH_OBJECT = /* @__PURE__ */ new Set(["route_decided", "gate_finished"]);
+function skimUnread(text2) {
+  if (!text2.startsWith('{"id":"') || !text2.startsWith('","at":"', 33)) return void 0;
+  if (!ULID2.test(text2.slice(7, 33))) return void 0;
+  const atEnd = text2.indexOf('"', 41);
+  const at2 = text2.slice(41, atEnd);
+  if (atEnd === -1 || !isTime(at2) || !text2.startsWith(',"task_key":"', atEnd + 1)) return void 0;
+  const keyStart = atEnd + 14;
+  const keyEnd = text2.indexOf('"', keyStart);
+  if (keyEnd === -1) return void 0;
+  const taskKey = text2.slice(keyStart, keyEnd);
+  if (taskKey.includes("\\")) return void 0;
+  const typeAt = text2.indexOf('"type":"', keyEnd);
+  if (typeAt === -1) return void 0;
+  const typeEnd = text2.indexOf('"', typeAt + 8);
+  const type = text2.slice(typeAt + 8, typeEnd);
+  if (!UNREAD_TYPES.has(type)) return void 0;
+  const n2 = text2.length;
+  if (text2.charCodeAt(n2 - 1) !== 125) return void 0;
+  if (ENDS_WITH_OBJECT.has(type) && text2.charCodeAt(n2 - 2) !== 125) return void 0;
+  if (text2.indexOf('{"id":"', 1) !== -1) return void 0;
+  return {
+    type,
+    at: at2,
+    task_key: taskKey
+  };
+}
+var ULID2 = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+var NAME2 = /^[a-z][a-z0-9_-]{0,62}$/;
+var ISO_TIME = /^(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
+var OUTCOMES = new Set(OutcomeKindSchema.options);
+var STEPS = /* @__PURE__ */ new Set(["rerun", "mechanical", "ai", "quarantine", "skipped"]);
+var UNREAD_TYPES = /* @__PURE__ */ new Set([
+  "route_decided",
+  "task_held",
+  "execute_started",
+  "gate_finished",
+  "patch_committed",
+  "alert"
+]);
+var DAYS = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+function isTime(value) {
+  if (typeof value !== "string") return false;
+  let year, month, day;
+  if (value.length === 24 && isCanonicalTime(value)) {
+    year = digits2(value, 0, 4);
+    month = digits2(value, 5, 2);
+    day = digits2(value, 8, 2);
+  } else {
+    const m = ISO_TIME.exec(value);
+    if (m === null) return false;
+    year = Number(m[1]);
+    month = Number(m[2]);
+    day = Number(m[3]);
+  }
+  if (month < 1 || month > 12 || day < 1 || day > DAYS[month - 1]) return false;
+  return !(month === 2 && day === 29 && !(year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0)));
+}
+function isCanonicalTime(v) {
+  for (let i3 = 0; i3 < 23; i3++) {
+    const c3 = v.charCodeAt(i3);
+    const sep3 = i3 === 4 || i3 === 7 ? 45 : i3 === 10 ? 84 : i3 === 13 || i3 === 16 ? 58 : i3 === 19 ? 46 : 0;
+    if (sep3 !== 0 ? c3 !== sep3 : c3 < 48 || c3 > 57) return false;
+  }
+  return v.charCodeAt(23) === 90 && digits2(v, 11, 2) < 24 && digits2(v, 14, 2) < 60 && digits2(v, 17, 2) < 60;
+}
+function digits2(v, from, count2) {
+  let n2 = 0;
+  for (let i3 = from; i3 < from + count2; i3++) n2 = n2 * 10 + v.charCodeAt(i3) - 48;
+  return n2;
+}
+var isName = (v) => typeof v === "string" && NAME2.test(v);
+var isCount = (v) => typeof v === "number" && Number.isInteger(v) && v >= 0;
+var optional2 = (v, check2) => v === void 0 || check2(v);
+var nullable2 = (v, check2) => v === null || check2(v);
+function checkEvent(raw) {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return void 0;
+  const o2 = raw;
+  if (typeof o2.id !== "string" || !ULID2.test(o2.id)) return void 0;
+  if (!isTime(o2.at) || typeof o2.task_key !== "string") return void 0;
+  if (!optional2(o2.run_id, (v) => typeof v === "string")) return void 0;
+  switch (o2.type) {
+    case "execute_finished":
+      return isName(o2.tool) && isCount(o2.attempt) && o2.attempt > 0 && OUTCOMES.has(o2.outcome) && typeof o2.duration_ms === "number" && o2.duration_ms >= 0 && nullable2(o2.exit_code, (v) => typeof v === "number" && Number.isInteger(v)) && o2.exit_code !== void 0 && optional2(o2.tokens, (v) => nullable2(v, isCount)) && optional2(o2.cost_usd, (v) => nullable2(v, (c3) => typeof c3 === "number" && c3 >= 0)) && optional2(o2.capability, isName) ? o2 : void 0;
+    case "task_created":
+      return isName(o2.capability) && typeof o2.source === "string" ? o2 : void 0;
+    case "recovery_step":
+      return STEPS.has(o2.step) && typeof o2.category === "string" && optional2(o2.signature, (v) => typeof v === "string") && optional2(o2.tool, isName) && (o2.ok === null || typeof o2.ok === "boolean") && typeof o2.reason === "string" ? o2 : void 0;
+    default:
+      return UNREAD_TYPES.has(o2.type) ? o2 : void 0;
+  }
+}
+
+// src/runner/job-log-signatures.ts
+async function classifyJobLog(chunks, opts) {
+  const evidence = await extractEvidence(chunks, {
+    maxBytes: opts.maxBytes ?? DEFAULT_EVIDENCE_BYTES,
+    source: opts.source,
+    ...opts.rules ? { rules: opts.rules } : {}
+  });
+  const classification = classify(evidence, opts.rules ? { rules: opts.rules } : {});
+  return { evidence, classification };
+}
+var HEAD_BYTES = 64 * 1024;
+
 // src/github/analysis-source.ts
 var PER_PAGE6 = 100;
 var DEFAULT_EVIDENCE_BYTES2 = 64 * 1024;
@@ -80068,11 +80548,10 @@ async function classifyJob(ctx, job, evidenceBytes) {
       permission: "actions: read"
     });
   }
-  const evidence = await extractEvidence(chunksOf2(body), {
+  const { classification: verdict2 } = await classifyJobLog(chunksOf2(body), {
     maxBytes: evidenceBytes,
     source: `${ctx.owner}/${ctx.repo} job ${job.job_id} (${job.name})`
   });
-  const verdict2 = classify(evidence);
   const value = { signature: verdict2.signature, category: verdict2.category };
   ctx.cache?.set(key2, { etag: null, value });
   return value;
@@ -80275,299 +80754,6 @@ async function publishDashboard(octokit, input2) {
     });
   }
   return { number: keep.number, url: url2, action, closedDuplicates: extra.map((d) => d.number) };
-}
-
-// src/runner/read-event-logs.ts
-import { createReadStream as createReadStream2 } from "node:fs";
-import { readdir as readdir4, stat as stat5 } from "node:fs/promises";
-import path8 from "node:path";
-var SKIPPED_DIRS = /* @__PURE__ */ new Set([".git", "node_modules"]);
-async function findEventLogs(paths, cwd = process.cwd()) {
-  const files = [];
-  const seen = /* @__PURE__ */ new Set();
-  const problems = [];
-  const add = (file2) => {
-    if (!seen.has(file2)) {
-      seen.add(file2);
-      files.push(file2);
-    }
-  };
-  for (const given of paths) {
-    const full = path8.resolve(cwd, given);
-    let info2;
-    try {
-      info2 = await stat5(full);
-    } catch (error64) {
-      problems.push({ path: given, error: describeError(error64) });
-      continue;
-    }
-    if (!info2.isDirectory()) {
-      add(full);
-      continue;
-    }
-    const before = files.length;
-    const walkProblems = [];
-    await walk(full, add, walkProblems);
-    if (files.length === before) {
-      problems.push({
-        path: given,
-        error: walkProblems[0] ?? "no *.jsonl files in this directory or below"
-      });
-    }
-  }
-  return { files, problems };
-}
-async function walk(dir, add, problems) {
-  let entries;
-  try {
-    entries = await readdir4(dir, { withFileTypes: true });
-  } catch (error64) {
-    problems.push(`${dir}: ${describeError(error64)}`);
-    return;
-  }
-  entries.sort((a2, b) => a2.name < b.name ? -1 : a2.name > b.name ? 1 : 0);
-  for (const entry of entries) {
-    const full = path8.join(dir, entry.name);
-    if (entry.isDirectory()) {
-      if (!SKIPPED_DIRS.has(entry.name)) await walk(full, add, problems);
-    } else if (entry.isFile() && entry.name.endsWith(".jsonl")) {
-      add(full);
-    }
-  }
-}
-function describeError(error64) {
-  const code3 = error64?.code;
-  switch (code3) {
-    case "ENOENT":
-      return "no such file or directory";
-    case "EACCES":
-    case "EPERM":
-      return "permission denied";
-    case "EISDIR":
-      return "is a directory";
-    default:
-      return error64 instanceof Error ? error64.message : String(error64);
-  }
-}
-var DEFAULT_MAX_LINE2 = 1 << 20;
-var DEFAULT_CHUNK = 1 << 20;
-function emptyStats() {
-  return { files: 0, unreadable: [], bytes: 0, lines: 0, events: 0, skipped: 0, warnings: [] };
-}
-async function readEventLogs(files, visit2, options = {}, stats = emptyStats()) {
-  for (const file2 of files) {
-    stats.files++;
-    try {
-      if (options.validation === "full") await readFull(file2, visit2, options, stats);
-      else await readFast(file2, visit2, options, stats);
-    } catch (error64) {
-      stats.unreadable.push({ file: file2, error: describeError(error64) });
-    }
-  }
-  return stats;
-}
-async function readFull(file2, visit2, options, stats) {
-  const maxWarnings = options.maxWarnings ?? 20;
-  const own2 = { lines: 0, events: 0, skipped: 0, warnings: [] };
-  const stream = createReadStream2(file2, { highWaterMark: options.chunkBytes ?? DEFAULT_CHUNK });
-  const counted = (async function* () {
-    for await (const chunk of stream) {
-      stats.bytes += chunk.length;
-      yield chunk;
-    }
-  })();
-  try {
-    const reader = readEvents(counted, own2, {
-      maxLineLength: options.maxLineLength ?? DEFAULT_MAX_LINE2,
-      maxWarnings: Math.max(0, maxWarnings - stats.warnings.length)
-    });
-    for await (const event of reader) visit2(event);
-  } finally {
-    stats.lines += own2.lines;
-    stats.events += own2.events;
-    stats.skipped += own2.skipped;
-    for (const w of own2.warnings) stats.warnings.push({ file: file2, line: w.line, error: w.error });
-  }
-}
-async function readFast(file2, visit2, options, stats) {
-  const maxLine = options.maxLineLength ?? DEFAULT_MAX_LINE2;
-  const maxWarnings = options.maxWarnings ?? 20;
-  let line = 0;
-  const skip = (error64) => {
-    stats.skipped++;
-    if (stats.warnings.length < maxWarnings) stats.warnings.push({ file: file2, line, error: error64 });
-  };
-  const oversized = () => {
-    line++;
-    stats.lines++;
-    skip(`longer than ${maxLine} characters`);
-  };
-  const take = (text2) => {
-    line++;
-    stats.lines++;
-    if (text2.length > maxLine) {
-      skip(`longer than ${maxLine} characters`);
-      return;
-    }
-    let trimmed = text2.charCodeAt(text2.length - 1) === 13 ? text2.slice(0, -1) : text2;
-    if (line === 1 && trimmed.charCodeAt(0) === 65279) trimmed = trimmed.slice(1);
-    if (trimmed.length === 0 || trimmed.trim() === "") return;
-    let event = skimUnread(trimmed);
-    if (event === void 0) {
-      let raw;
-      try {
-        raw = JSON.parse(trimmed);
-      } catch {
-        skip("not valid JSON (truncated or corrupt line)");
-        return;
-      }
-      event = checkEvent(raw);
-      if (event === void 0) {
-        const parsed = parseEventLine(trimmed, line);
-        if (!parsed.ok) {
-          skip(parsed.error);
-          return;
-        }
-        event = parsed.event;
-      }
-    }
-    stats.events++;
-    visit2(event);
-  };
-  let carry = [];
-  let carryBytes = 0;
-  let carryTooLong = false;
-  const maxBytes = 3 * maxLine;
-  const stream = createReadStream2(file2, { highWaterMark: options.chunkBytes ?? DEFAULT_CHUNK });
-  for await (const chunk of stream) {
-    stats.bytes += chunk.length;
-    const first = chunk.indexOf(10);
-    if (first === -1) {
-      if (!carryTooLong && carryBytes + chunk.length > maxBytes) carryTooLong = true;
-      if (carryTooLong) carry = [];
-      else carry.push(chunk);
-      carryBytes += chunk.length;
-      continue;
-    }
-    let start = 0;
-    if (carryBytes > 0 || carryTooLong) {
-      if (carryTooLong || carryBytes + first > maxBytes) oversized();
-      else take(Buffer.concat([...carry, chunk.subarray(0, first)]).toString("utf8"));
-      carry = [];
-      carryBytes = 0;
-      carryTooLong = false;
-      start = first + 1;
-    }
-    const last = chunk.lastIndexOf(10);
-    if (last >= start) {
-      const text2 = chunk.toString("utf8", start, last);
-      let from = 0;
-      for (let nl = text2.indexOf("\n"); nl !== -1; nl = text2.indexOf("\n", from)) {
-        take(text2.slice(from, nl));
-        from = nl + 1;
-      }
-      take(from === 0 ? text2 : text2.slice(from));
-    }
-    if (last + 1 < chunk.length) {
-      carryBytes = chunk.length - last - 1;
-      if (carryBytes > maxBytes) carryTooLong = true;
-      else carry = [chunk.subarray(last + 1)];
-    }
-  }
-  if (carryTooLong) oversized();
-  else if (carryBytes > 0) take(Buffer.concat(carry).toString("utf8"));
-}
-var ENDS_WITH_OBJECT = /* @__PURE__ */ new Set(["route_decided", "gate_finished"]);
-function skimUnread(text2) {
-  if (!text2.startsWith('{"id":"') || !text2.startsWith('","at":"', 33)) return void 0;
-  if (!ULID2.test(text2.slice(7, 33))) return void 0;
-  const atEnd = text2.indexOf('"', 41);
-  const at2 = text2.slice(41, atEnd);
-  if (atEnd === -1 || !isTime(at2) || !text2.startsWith(',"task_key":"', atEnd + 1)) return void 0;
-  const keyStart = atEnd + 14;
-  const keyEnd = text2.indexOf('"', keyStart);
-  if (keyEnd === -1) return void 0;
-  const taskKey = text2.slice(keyStart, keyEnd);
-  if (taskKey.includes("\\")) return void 0;
-  const typeAt = text2.indexOf('"type":"', keyEnd);
-  if (typeAt === -1) return void 0;
-  const typeEnd = text2.indexOf('"', typeAt + 8);
-  const type = text2.slice(typeAt + 8, typeEnd);
-  if (!UNREAD_TYPES.has(type)) return void 0;
-  const n2 = text2.length;
-  if (text2.charCodeAt(n2 - 1) !== 125) return void 0;
-  if (ENDS_WITH_OBJECT.has(type) && text2.charCodeAt(n2 - 2) !== 125) return void 0;
-  if (text2.indexOf('{"id":"', 1) !== -1) return void 0;
-  return {
-    type,
-    at: at2,
-    task_key: taskKey
-  };
-}
-var ULID2 = /^[0-9A-HJKMNP-TV-Z]{26}$/;
-var NAME2 = /^[a-z][a-z0-9_-]{0,62}$/;
-var ISO_TIME = /^(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
-var OUTCOMES = new Set(OutcomeKindSchema.options);
-var STEPS = /* @__PURE__ */ new Set(["rerun", "mechanical", "ai", "quarantine", "skipped"]);
-var UNREAD_TYPES = /* @__PURE__ */ new Set([
-  "route_decided",
-  "task_held",
-  "execute_started",
-  "gate_finished",
-  "patch_committed",
-  "alert"
-]);
-var DAYS = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-function isTime(value) {
-  if (typeof value !== "string") return false;
-  let year, month, day;
-  if (value.length === 24 && isCanonicalTime(value)) {
-    year = digits2(value, 0, 4);
-    month = digits2(value, 5, 2);
-    day = digits2(value, 8, 2);
-  } else {
-    const m = ISO_TIME.exec(value);
-    if (m === null) return false;
-    year = Number(m[1]);
-    month = Number(m[2]);
-    day = Number(m[3]);
-  }
-  if (month < 1 || month > 12 || day < 1 || day > DAYS[month - 1]) return false;
-  return !(month === 2 && day === 29 && !(year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0)));
-}
-function isCanonicalTime(v) {
-  for (let i3 = 0; i3 < 23; i3++) {
-    const c3 = v.charCodeAt(i3);
-    const sep3 = i3 === 4 || i3 === 7 ? 45 : i3 === 10 ? 84 : i3 === 13 || i3 === 16 ? 58 : i3 === 19 ? 46 : 0;
-    if (sep3 !== 0 ? c3 !== sep3 : c3 < 48 || c3 > 57) return false;
-  }
-  return v.charCodeAt(23) === 90 && digits2(v, 11, 2) < 24 && digits2(v, 14, 2) < 60 && digits2(v, 17, 2) < 60;
-}
-function digits2(v, from, count2) {
-  let n2 = 0;
-  for (let i3 = from; i3 < from + count2; i3++) n2 = n2 * 10 + v.charCodeAt(i3) - 48;
-  return n2;
-}
-var isName = (v) => typeof v === "string" && NAME2.test(v);
-var isCount = (v) => typeof v === "number" && Number.isInteger(v) && v >= 0;
-var optional2 = (v, check2) => v === void 0 || check2(v);
-var nullable2 = (v, check2) => v === null || check2(v);
-function checkEvent(raw) {
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return void 0;
-  const o2 = raw;
-  if (typeof o2.id !== "string" || !ULID2.test(o2.id)) return void 0;
-  if (!isTime(o2.at) || typeof o2.task_key !== "string") return void 0;
-  if (!optional2(o2.run_id, (v) => typeof v === "string")) return void 0;
-  switch (o2.type) {
-    case "execute_finished":
-      return isName(o2.tool) && isCount(o2.attempt) && o2.attempt > 0 && OUTCOMES.has(o2.outcome) && typeof o2.duration_ms === "number" && o2.duration_ms >= 0 && nullable2(o2.exit_code, (v) => typeof v === "number" && Number.isInteger(v)) && o2.exit_code !== void 0 && optional2(o2.tokens, (v) => nullable2(v, isCount)) && optional2(o2.cost_usd, (v) => nullable2(v, (c3) => typeof c3 === "number" && c3 >= 0)) && optional2(o2.capability, isName) ? o2 : void 0;
-    case "task_created":
-      return isName(o2.capability) && typeof o2.source === "string" ? o2 : void 0;
-    case "recovery_step":
-      return STEPS.has(o2.step) && typeof o2.category === "string" && optional2(o2.signature, (v) => typeof v === "string") && optional2(o2.tool, isName) && (o2.ok === null || typeof o2.ok === "boolean") && typeof o2.reason === "string" ? o2 : void 0;
-    default:
-      return UNREAD_TYPES.has(o2.type) ? o2 : void 0;
-  }
 }
 
 // src/action/analyze.ts
