@@ -176,6 +176,10 @@ export async function measureAnalysis(mib = 1024): Promise<AnalysisFigures> {
       target: "node20",
       outfile: bundle,
       logLevel: "warning",
+      // As scripts/build-action.js does: CommonJS dependencies (yaml) call require() in an ESM bundle.
+      banner: {
+        js: "import { createRequire as __createRequire } from 'node:module';\nconst require = __createRequire(import.meta.url);",
+      },
     });
     const url = pathToFileURL(bundle).href;
     const child = `

@@ -74,9 +74,12 @@ export function renderResults(results: BenchResult[]): string {
     (r) =>
       `| ${r.name} | ${r.runs} | ${fmt(r.p50)} ${r.unit} | ${fmt(r.p99)} ${r.unit} | ${r.target} | ${r.ok ? "met" : "**missed**"} |`,
   );
+  // Notes say what a single figure is made of (e.g. the app's CPU breakdown): below the table.
+  const notes = results.filter((r) => r.note).map((r) => `- ${r.name}: ${r.note}`);
   return [
     "| benchmark | runs | p50 | p99 | target | result |",
     "| --- | ---: | ---: | ---: | --- | --- |",
     ...rows,
+    ...(notes.length > 0 ? ["", ...notes] : []),
   ].join("\n");
 }
