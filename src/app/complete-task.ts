@@ -25,9 +25,9 @@ import {
   listRunArtifacts,
 } from "../github/artifacts.js";
 import { upsertCheckRun } from "../github/check-runs.js";
-import { GitHubApiError, gitHubApiError } from "../github/errors.js";
 import { GitDataCommitPort } from "../github/git-data-commit.js";
 import type { GitHubClient } from "../github/octokit.js";
+import { readIssue } from "../github/issues.js";
 import { upsertDraftPullRequest } from "../github/pull-request.js";
 import { readTaskState, reportTaskOutcome, type TaskOutcome } from "../github/task-outcome.js";
 import { runTitle } from "../github/workflow-runs.js";
@@ -92,13 +92,6 @@ const PayloadSchema = z.looseObject({
     owner: z.looseObject({ login: z.string().min(1) }),
     default_branch: z.string().min(1),
   }),
-});
-
-const IssueSchema = z.looseObject({
-  number: z.number().int(),
-  title: z.string(),
-  state: z.string(),
-  labels: z.array(z.union([z.string(), z.looseObject({ name: z.string() })])).default([]),
 });
 
 interface Ctx {
@@ -202,7 +195,7 @@ export async function completeTask(
     log(`ignored: ${verdict.reason}`);
     return { action: "ignored", reason: verdict.reason };
   }
-  const issue = await readIssue(context.octokit, owner, repo, issue_number);
+  const issue = await readIssue(context.octokit, { owner, repo, issue_number });
   const ctx: Ctx = {
     owner,
     repo,
@@ -341,30 +334,6 @@ export function runFailure(runId: number, conclusion: string): string {
     default:
       return `run ${runId} concluded ${conclusion} without a result.`;
   }
-}
-
-async function readIssue(
-  octokit: GitHubClient,
-  owner: string,
-  repo: string,
-  issue_number: number,
-): Promise<{ raw: unknown; labels: string[] }> {
-  let data: unknown;
-  try {
-    ({ data } = await octokit.request("GET /repos/{owner}/{repo}/issues/{issue_number}", {
-      owner,
-      repo,
-      issue_number,
-    }));
-  } catch (error) {
-    throw gitHubApiError(error, {
-      doing: `reading ${owner}/${repo}#${issue_number}`,
-      permission: "issues: read",
-    });
-  }
-  const issue = IssueSchema.safeParse(data);
-  if (!issue.success) throw new GitHubApiError("GitHub's answer is not an issue", null);
-  return { raw: data, labels: issue.data.labels.map((l) => (typeof l === "string" ? l : l.name)) };
 }
 
 /** The run's patch bundle, or why there is none usable (a sentence for the status comment). */

@@ -3,6 +3,7 @@ import { InputError } from "../core/errors.js";
 import { readMarker } from "../core/status-marker.js";
 import { GitHubApiError, gitHubApiError } from "../github/errors.js";
 import { stateLabel } from "../github/labels.js";
+import { readIssue } from "../github/issues.js";
 import type { GitHubClient } from "../github/octokit.js";
 import { findStatusComment } from "../github/status-comment.js";
 import { loadRepoConfig, type RepoConfigResult } from "./repo-config.js";
@@ -72,7 +73,6 @@ const ListedIssueSchema = z.looseObject({
   pull_request: z.unknown().optional(),
 });
 const IssueListSchema = z.array(ListedIssueSchema);
-const IssueSchema = ListedIssueSchema.extend({ state: z.string() });
 
 const ClosedSchema = z.looseObject({
   action: z.literal("closed"),
@@ -155,12 +155,10 @@ export async function releaseBlocked(
       }
 
       cfg ??= await loadRepoConfig(context.octokit, { owner, repo });
-      const issue = await readIssue(context.octokit, owner, repo, candidate.number);
-      const labels = (issue.labels ?? []).flatMap((l) =>
-        typeof l === "string" ? [l] : l.name ? [l.name] : [],
-      );
+      const issue = await readIssue(context.octokit, { owner, repo, issue_number: candidate.number });
+      const labels = issue.labels;
       const trigger = cfg.ok ? cfg.loaded.config.trigger.label : DEFAULT_TRIGGER_LABEL;
-      if (issue.state !== "open" || issue.pull_request != null) {
+      if (issue.state !== "open" || issue.isPullRequest) {
         log("not released: the issue is closed", { task });
         continue;
       }
@@ -170,7 +168,7 @@ export async function releaseBlocked(
       }
       // The approval stands: the permission check was made when the trigger label was added.
       const outcome = await routeTask(context, deps, {
-        payload: { issue, repository: { name: repo, owner: { login: owner } } },
+        payload: { issue: issue.raw, repository: { name: repo, owner: { login: owner } } },
         owner,
         repo,
         issue_number: candidate.number,
@@ -241,23 +239,4 @@ async function firstOpen(
     if (await holdsTask(octokit, owner, repo, n)) return n;
   }
   return null;
-}
-
-async function readIssue(octokit: GitHubClient, owner: string, repo: string, issue_number: number) {
-  let data: unknown;
-  try {
-    ({ data } = await octokit.request("GET /repos/{owner}/{repo}/issues/{issue_number}", {
-      owner,
-      repo,
-      issue_number,
-    }));
-  } catch (error) {
-    throw gitHubApiError(error, {
-      doing: `reading ${owner}/${repo}#${issue_number}`,
-      permission: "issues: read",
-    });
-  }
-  const issue = IssueSchema.safeParse(data);
-  if (!issue.success) throw new GitHubApiError("GitHub's issue is not what its API documents", null);
-  return issue.data;
 }

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { InputError } from "../errors.js";
 import {
+  checkPatchAgainst,
   PatchManifestSchema,
   ShaSchema,
   type BlobReader,
@@ -62,21 +63,7 @@ export const PatchBundleManifestSchema = z
         ["patch"],
       );
     }
-    if (m.patch === null) return;
-    if (m.patch.base_sha !== m.base_sha)
-      problem(`is ${m.patch.base_sha}, not ${m.base_sha}`, ["patch", "base_sha"]);
-    const reported = new Set(
-      m.patch.files.flatMap((f) => (f.old_path === undefined ? [f.path] : [f.path, f.old_path])),
-    );
-    const written = new Set(m.patch.entries.map((e) => e.path));
-    for (const path of written) {
-      if (!reported.has(path))
-        problem(`writes ${JSON.stringify(path)}, which its files do not report`, ["patch", "entries"]);
-    }
-    for (const path of reported) {
-      if (!written.has(path))
-        problem(`reports ${JSON.stringify(path)}, which its entries do not write`, ["patch", "files"]);
-    }
+    if (m.patch !== null) checkPatchAgainst(m.patch, m.base_sha, problem);
   })
   .describe("manifest.json of the patch artifact the execute job uploads for the app to commit.");
 export type PatchBundleManifest = z.infer<typeof PatchBundleManifestSchema>;

@@ -61,6 +61,31 @@ export const PatchManifestSchema = z
 export type PatchManifest = z.infer<typeof PatchManifestSchema>;
 
 /**
+ * The checks a bundle's manifest makes of the patch it carries (execute's and recovery's): it was
+ * captured on the commit the bundle names, and every path its files report is one its entries
+ * write, and back. A forged manifest that hides a write behind an innocent file list fails here.
+ */
+export function checkPatchAgainst(
+  patch: PatchManifest,
+  baseSha: string,
+  problem: (message: string, path: (string | number)[]) => void,
+): void {
+  if (patch.base_sha !== baseSha) problem(`is ${patch.base_sha}, not ${baseSha}`, ["patch", "base_sha"]);
+  const reported = new Set(
+    patch.files.flatMap((f) => (f.old_path === undefined ? [f.path] : [f.path, f.old_path])),
+  );
+  const written = new Set(patch.entries.map((e) => e.path));
+  for (const path of written) {
+    if (!reported.has(path))
+      problem(`writes ${JSON.stringify(path)}, which its files do not report`, ["patch", "entries"]);
+  }
+  for (const path of reported) {
+    if (!written.has(path))
+      problem(`reports ${JSON.stringify(path)}, which its entries do not write`, ["patch", "files"]);
+  }
+}
+
+/**
  * A manifest plus its unified diff (`git diff --binary`, applyable by `git apply`). The diff is
  * bytes, not a string: a text file in Latin-1 would not survive a UTF-8 round trip.
  */

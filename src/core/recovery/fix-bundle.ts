@@ -8,7 +8,12 @@ import {
   gitBlobId,
   neededBlobs,
 } from "../execution/bundle.js";
-import { PatchManifestSchema, ShaSchema, type CapturedPatch } from "../execution/commit-port.js";
+import {
+  checkPatchAgainst,
+  PatchManifestSchema,
+  ShaSchema,
+  type CapturedPatch,
+} from "../execution/commit-port.js";
 import { InputError } from "../errors.js";
 import { LadderCategorySchema, MAX_FIXERS, RecoveryKeySchema } from "./ladder.js";
 
@@ -72,21 +77,7 @@ export const FixBundleManifestSchema = z
         "patch",
       ]);
     }
-    if (m.patch === null) return;
-    if (m.patch.base_sha !== m.head_sha)
-      problem(`is ${m.patch.base_sha}, not ${m.head_sha}`, ["patch", "base_sha"]);
-    const reported = new Set(
-      m.patch.files.flatMap((f) => (f.old_path === undefined ? [f.path] : [f.path, f.old_path])),
-    );
-    const written = new Set(m.patch.entries.map((e) => e.path));
-    for (const path of written) {
-      if (!reported.has(path))
-        problem(`writes ${JSON.stringify(path)}, which its files do not report`, ["patch", "entries"]);
-    }
-    for (const path of reported) {
-      if (!written.has(path))
-        problem(`reports ${JSON.stringify(path)}, which its entries do not write`, ["patch", "files"]);
-    }
+    if (m.patch !== null) checkPatchAgainst(m.patch, m.head_sha, problem);
   })
   .describe("manifest.json of the fix artifact the recover job uploads for the app to commit.");
 export type FixBundleManifest = z.infer<typeof FixBundleManifestSchema>;
