@@ -52510,6 +52510,21 @@ var PatchManifestSchema = external_exports.strictObject({
 }).describe(
   "A change set captured after a tool ran: the files for reports and policy, the entries to commit."
 );
+function checkPatchAgainst(patch, baseSha, problem) {
+  if (patch.base_sha !== baseSha) problem(`is ${patch.base_sha}, not ${baseSha}`, ["patch", "base_sha"]);
+  const reported = new Set(
+    patch.files.flatMap((f) => f.old_path === void 0 ? [f.path] : [f.path, f.old_path])
+  );
+  const written = new Set(patch.entries.map((e) => e.path));
+  for (const path12 of written) {
+    if (!reported.has(path12))
+      problem(`writes ${JSON.stringify(path12)}, which its files do not report`, ["patch", "entries"]);
+  }
+  for (const path12 of reported) {
+    if (!written.has(path12))
+      problem(`reports ${JSON.stringify(path12)}, which its entries do not write`, ["patch", "files"]);
+  }
+}
 var CommitInputSchema = external_exports.strictObject({
   branch: external_exports.string().min(1).max(250),
   baseSha: ShaSchema,
@@ -52561,21 +52576,7 @@ var PatchBundleManifestSchema = external_exports.strictObject({
       ["patch"]
     );
   }
-  if (m.patch === null) return;
-  if (m.patch.base_sha !== m.base_sha)
-    problem(`is ${m.patch.base_sha}, not ${m.base_sha}`, ["patch", "base_sha"]);
-  const reported = new Set(
-    m.patch.files.flatMap((f) => f.old_path === void 0 ? [f.path] : [f.path, f.old_path])
-  );
-  const written = new Set(m.patch.entries.map((e) => e.path));
-  for (const path12 of written) {
-    if (!reported.has(path12))
-      problem(`writes ${JSON.stringify(path12)}, which its files do not report`, ["patch", "entries"]);
-  }
-  for (const path12 of reported) {
-    if (!written.has(path12))
-      problem(`reports ${JSON.stringify(path12)}, which its entries do not write`, ["patch", "files"]);
-  }
+  if (m.patch !== null) checkPatchAgainst(m.patch, m.base_sha, problem);
 }).describe("manifest.json of the patch artifact the execute job uploads for the app to commit.");
 function gitBlobId(bytes, algorithm = "sha1") {
   return createHash(algorithm).update(`blob ${bytes.length}\0`).update(bytes).digest("hex");
@@ -73361,6 +73362,33 @@ function clip(word) {
   return clean.length > 40 ? `${clean.slice(0, 40)}\u2026` : clean;
 }
 
+// src/github/issues.ts
+var IssueSchema = external_exports.looseObject({
+  number: external_exports.number().int(),
+  state: external_exports.string(),
+  labels: external_exports.array(external_exports.union([external_exports.string(), external_exports.looseObject({ name: external_exports.string().nullish() })])).nullish(),
+  pull_request: external_exports.unknown().optional()
+});
+async function readIssue(octokit, where) {
+  let data;
+  try {
+    ({ data } = await octokit.request("GET /repos/{owner}/{repo}/issues/{issue_number}", where));
+  } catch (error64) {
+    throw gitHubApiError(error64, {
+      doing: `reading ${where.owner}/${where.repo}#${where.issue_number}`,
+      permission: "issues: read"
+    });
+  }
+  const issue3 = IssueSchema.safeParse(data);
+  if (!issue3.success) throw new GitHubApiError("GitHub's issue is not what its API documents", null);
+  return {
+    raw: data,
+    state: issue3.data.state,
+    labels: (issue3.data.labels ?? []).flatMap((l) => typeof l === "string" ? [l] : l.name ? [l.name] : []),
+    isPullRequest: issue3.data.pull_request != null
+  };
+}
+
 // src/app/release-blocked.ts
 var MAX_RELEASED = 20;
 var PER_PAGE4 = 100;
@@ -73371,7 +73399,6 @@ var ListedIssueSchema = external_exports.looseObject({
   pull_request: external_exports.unknown().optional()
 });
 var IssueListSchema = external_exports.array(ListedIssueSchema);
-var IssueSchema = ListedIssueSchema.extend({ state: external_exports.string() });
 var ClosedSchema = external_exports.looseObject({
   action: external_exports.literal("closed"),
   issue: external_exports.looseObject({ number: external_exports.number().int().min(1) }).optional(),
@@ -73439,12 +73466,10 @@ async function releaseBlocked(context2, deps, input2) {
         continue;
       }
       cfg ??= await loadRepoConfig(context2.octokit, { owner, repo });
-      const issue3 = await readIssue(context2.octokit, owner, repo, candidate.number);
-      const labels = (issue3.labels ?? []).flatMap(
-        (l) => typeof l === "string" ? [l] : l.name ? [l.name] : []
-      );
+      const issue3 = await readIssue(context2.octokit, { owner, repo, issue_number: candidate.number });
+      const labels = issue3.labels;
       const trigger = cfg.ok ? cfg.loaded.config.trigger.label : DEFAULT_TRIGGER_LABEL;
-      if (issue3.state !== "open" || issue3.pull_request != null) {
+      if (issue3.state !== "open" || issue3.isPullRequest) {
         log("not released: the issue is closed", { task });
         continue;
       }
@@ -73453,7 +73478,7 @@ async function releaseBlocked(context2, deps, input2) {
         continue;
       }
       const outcome = await routeTask(context2, deps, {
-        payload: { issue: issue3, repository: { name: repo, owner: { login: owner } } },
+        payload: { issue: issue3.raw, repository: { name: repo, owner: { login: owner } } },
         owner,
         repo,
         issue_number: candidate.number,
@@ -73510,24 +73535,6 @@ async function firstOpen(octokit, owner, repo, blockers, closed) {
     if (await holdsTask(octokit, owner, repo, n2)) return n2;
   }
   return null;
-}
-async function readIssue(octokit, owner, repo, issue_number) {
-  let data;
-  try {
-    ({ data } = await octokit.request("GET /repos/{owner}/{repo}/issues/{issue_number}", {
-      owner,
-      repo,
-      issue_number
-    }));
-  } catch (error64) {
-    throw gitHubApiError(error64, {
-      doing: `reading ${owner}/${repo}#${issue_number}`,
-      permission: "issues: read"
-    });
-  }
-  const issue3 = IssueSchema.safeParse(data);
-  if (!issue3.success) throw new GitHubApiError("GitHub's issue is not what its API documents", null);
-  return issue3.data;
 }
 
 // src/app/issue-closed.ts
@@ -81090,21 +81097,7 @@ var FixBundleManifestSchema = external_exports.strictObject({
       "patch"
     ]);
   }
-  if (m.patch === null) return;
-  if (m.patch.base_sha !== m.head_sha)
-    problem(`is ${m.patch.base_sha}, not ${m.head_sha}`, ["patch", "base_sha"]);
-  const reported = new Set(
-    m.patch.files.flatMap((f) => f.old_path === void 0 ? [f.path] : [f.path, f.old_path])
-  );
-  const written = new Set(m.patch.entries.map((e) => e.path));
-  for (const path12 of written) {
-    if (!reported.has(path12))
-      problem(`writes ${JSON.stringify(path12)}, which its files do not report`, ["patch", "entries"]);
-  }
-  for (const path12 of reported) {
-    if (!written.has(path12))
-      problem(`reports ${JSON.stringify(path12)}, which its entries do not write`, ["patch", "files"]);
-  }
+  if (m.patch !== null) checkPatchAgainst(m.patch, m.head_sha, problem);
 }).describe("manifest.json of the fix artifact the recover job uploads for the app to commit.");
 function parseFixBundleManifest(raw, source) {
   const parsed = FixBundleManifestSchema.safeParse(raw);
