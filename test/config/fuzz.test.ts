@@ -9,12 +9,13 @@ import { ConfigError } from "../../src/core/errors.js";
 import { prng } from "../support/prng.js";
 
 /**
- * Garbage in, a ConfigError out: never another exception, never a hang. Each case is timed; the
- * budget is generous for slow CI machines and still far below what a hang or an exponential
- * expansion would take.
+ * Garbage in, a ConfigError out: never another exception, never a hang. Each case is timed in
+ * CPU time of this process (wall-clock time grows whenever a busy CI machine runs other work); the
+ * budget is generous for a loaded runner and still far below what a hang or an exponential
+ * expansion would take. Speed itself is measured by the bench.
  */
 
-const BUDGET_MS = 1000;
+const BUDGET_MS = 3000;
 const FILE = ".github/switchyard.yml";
 
 type Outcome =
@@ -22,7 +23,7 @@ type Outcome =
 
 async function attempt(text: string): Promise<{ outcome: Outcome; ms: number }> {
   const defaults = await loadDefaultSources();
-  const start = performance.now();
+  const start = process.cpuUsage();
   let outcome: Outcome;
   try {
     parseConfigSources(defaults, [{ file: FILE, text }]);
@@ -30,7 +31,8 @@ async function attempt(text: string): Promise<{ outcome: Outcome; ms: number }> 
   } catch (error) {
     outcome = error instanceof ConfigError ? { kind: "config-error", error } : { kind: "other", error };
   }
-  return { outcome, ms: performance.now() - start };
+  const used = process.cpuUsage(start);
+  return { outcome, ms: (used.user + used.system) / 1000 };
 }
 
 async function expectConfigError(text: string): Promise<ConfigError> {
