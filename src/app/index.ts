@@ -3,6 +3,7 @@ import { onIssueComment } from "./commands.js";
 import { onIssueClosed } from "./issue-closed.js";
 import { onWorkflowRunCompleted } from "./complete-task.js";
 import { onCheckSuiteCompleted, onRecoverableRun } from "./recover-run.js";
+import { onBlockerClosed } from "./release-blocked.js";
 import { onIssueLabeled } from "./route-issue.js";
 
 /**
@@ -60,6 +61,10 @@ export default function switchyardApp(app: Probot): void {
   app.on("workflow_run.completed", async (context) => {
     const done = await onWorkflowRunCompleted(context, deps);
     if (done?.action === "not-mine") await onRecoverableRun(context, deps);
+  });
+  // A task may depend on a pull request; when it closes (merged or not) the task may go.
+  app.on("pull_request.closed", async (context) => {
+    await onBlockerClosed(context, { appId: readAppId, now: () => new Date() });
   });
   app.on("check_suite.completed", async (context) => {
     await onCheckSuiteCompleted(context, deps);

@@ -58,6 +58,29 @@ describe("the app's event routing", () => {
     ]);
   });
 
+  it("lets a closed pull request release the tasks held by it: one list of the held issues", async () => {
+    const gh = githubApi();
+    installationToken(gh);
+    gh.scope
+      .get("/repos/Codertocat/Hello-World/issues")
+      .query({
+        labels: "switchyard:blocked",
+        state: "open",
+        sort: "created",
+        direction: "asc",
+        per_page: "100",
+      })
+      .reply(200, []);
+
+    const payload = withInstallation(webhookExample("pull_request", "closed"));
+    await probot().receive({ id: "d-3", name: "pull_request", payload } as never);
+    gh.done();
+    expect(gh.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+      "POST /app/installations/1/access_tokens",
+      "GET /repos/Codertocat/Hello-World/issues",
+    ]);
+  });
+
   it("ignores a check suite of another app without a request", async () => {
     const gh = githubApi();
     const payload = withInstallation(webhookExample("check_suite", "completed", 0));

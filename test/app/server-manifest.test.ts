@@ -30,7 +30,13 @@ describe("app.yml", () => {
   });
 
   it("subscribes to exactly the events the flows use, all real webhook events", () => {
-    expect(manifest.default_events).toEqual(["issues", "issue_comment", "workflow_run", "check_suite"]);
+    expect(manifest.default_events).toEqual([
+      "issues",
+      "issue_comment",
+      "workflow_run",
+      "check_suite",
+      "pull_request",
+    ]);
     const known = webhookEventNames();
     for (const event of manifest.default_events as string[]) expect(known).toContain(event);
   });
