@@ -2,6 +2,7 @@ import { createPrivateKey } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { apiBaseUrlFromEnv } from "../github/octokit.js";
+import { DEFAULT_WRITE_LIMITS } from "../github/write-queue.js";
 import { ConfigError } from "../core/errors.js";
 
 /**
@@ -31,6 +32,11 @@ export interface AppOptions {
   logFormat: "json" | "pretty";
   /** The REST API root: https://api.github.com, or <GHE_PROTOCOL>://<GHE_HOST>/api/v3. */
   baseUrl: string;
+  /**
+   * This process's share of GitHub's content-creation limits (80 a minute, 500 an hour per app
+   * installation's token, shared by every replica): with N replicas, give each about 1/N.
+   */
+  writes: { perMinute: number; perHour: number };
 }
 
 export type AppEnvResult =
@@ -63,6 +69,8 @@ const EnvSchema = z.object({
   WEBHOOK_PATH: z.string().trim().optional(),
   GHE_HOST: z.string().optional(),
   GHE_PROTOCOL: z.string().optional(),
+  WRITES_PER_MINUTE: z.string().trim().optional(),
+  WRITES_PER_HOUR: z.string().trim().optional(),
 });
 
 const KEYS = Object.keys(EnvSchema.shape) as (keyof z.infer<typeof EnvSchema>)[];
@@ -150,6 +158,20 @@ export function readAppEnv(env: Env, deps: ReadAppEnvDeps = {}): AppEnvResult {
     } else webhookPath = e.WEBHOOK_PATH;
   }
 
+  const writes = { ...DEFAULT_WRITE_LIMITS };
+  for (const [key, field, max] of [
+    ["WRITES_PER_MINUTE", "perMinute", 80],
+    ["WRITES_PER_HOUR", "perHour", 500],
+  ] as const) {
+    const value = e[key];
+    if (!nonEmpty(value)) continue;
+    if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max) {
+      problems.push(
+        `${key} must be a whole number from 1 to ${max} (GitHub's limit; with several replicas give each a share); got "${value}"`,
+      );
+    } else writes[field] = Number(value);
+  }
+
   let baseUrl = "";
   try {
     // Only Probot's variables: GITHUB_API_URL belongs to Actions runners, and a server that
@@ -173,6 +195,7 @@ export function readAppEnv(env: Env, deps: ReadAppEnvDeps = {}): AppEnvResult {
       logLevel,
       logFormat,
       baseUrl,
+      writes,
     },
   };
 }

@@ -13,7 +13,7 @@ import {
   type Logger,
   type Options as ProbotOptions,
 } from "probot";
-import { writeQueue, type WriteQueue } from "../github/write-queue.js";
+import { WriteQueue, writeQueue } from "../github/write-queue.js";
 import type { AppOptions } from "./env.js";
 import { deliveryBindings } from "./log.js";
 
@@ -160,7 +160,7 @@ export async function startServer(o: StartServerOptions): Promise<RunningServer>
     // Probot's type omits "silent", which pino (its logger) accepts.
     logLevel: options.logLevel as ProbotOptions["logLevel"],
     logFormat: options.logFormat,
-    Octokit: o.Octokit ?? switchyardProbotOctokit(),
+    Octokit: o.Octokit ?? switchyardProbotOctokit(undefined, { writeQueue: new WriteQueue(options.writes) }),
     ...(o.log ? { log: o.log } : {}),
   });
   await probot.ready();

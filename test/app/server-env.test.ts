@@ -29,6 +29,7 @@ describe("readAppEnv", () => {
         logLevel: "info",
         logFormat: "json",
         baseUrl: "https://api.github.com",
+        writes: { perMinute: 60, perHour: 450 },
       },
     });
   });
@@ -109,6 +110,8 @@ describe("readAppEnv", () => {
       HOST: "127.0.0.1",
       LOG_LEVEL: "DEBUG",
       WEBHOOK_PATH: "/hooks",
+      WRITES_PER_MINUTE: "20",
+      WRITES_PER_HOUR: "150",
     });
     expect(result.ok && result.options).toMatchObject({
       baseUrl: "http://ghe.example.com:8443/api/v3",
@@ -116,7 +119,21 @@ describe("readAppEnv", () => {
       host: "127.0.0.1",
       logLevel: "debug",
       webhookPath: "/hooks",
+      // Three replicas, each a third of GitHub's limits.
+      writes: { perMinute: 20, perHour: 150 },
     });
+  });
+
+  it("refuses a write share above GitHub's limits", () => {
+    const result = readAppEnv(
+      { ...base, WRITES_PER_MINUTE: "81", WRITES_PER_HOUR: "0" },
+      { readFile: noFile },
+    );
+    expect(result.ok).toBe(false);
+    expect(!result.ok && result.problems).toEqual([
+      'WRITES_PER_MINUTE must be a whole number from 1 to 80 (GitHub\'s limit; with several replicas give each a share); got "81"',
+      'WRITES_PER_HOUR must be a whole number from 1 to 500 (GitHub\'s limit; with several replicas give each a share); got "0"',
+    ]);
   });
 });
 

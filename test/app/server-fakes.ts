@@ -22,6 +22,7 @@ export function testAppOptions(overrides: Partial<AppOptions> = {}): AppOptions 
     logLevel: "silent",
     logFormat: "json",
     baseUrl: "https://api.github.com",
+    writes: { perMinute: 60, perHour: 450 },
     ...overrides,
   };
 }
