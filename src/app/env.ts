@@ -33,8 +33,9 @@ export interface AppOptions {
   /** The REST API root: https://api.github.com, or <GHE_PROTOCOL>://<GHE_HOST>/api/v3. */
   baseUrl: string;
   /**
-   * This process's share of GitHub's content-creation limits (80 a minute, 500 an hour per app
-   * installation's token, shared by every replica): with N replicas, give each about 1/N.
+   * This process's share of GitHub's documented content-creation limits (80 a minute, 500 an
+   * hour). GitHub counts the app's requests, whichever replica sends them: with N replicas, give
+   * each about 1/N.
    */
   writes: { perMinute: number; perHour: number };
 }
