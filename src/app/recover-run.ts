@@ -158,6 +158,30 @@ export async function onCheckSuiteCompleted(
   }
 }
 
+/**
+ * GitHub sends `workflow_run.completed` and `check_suite.completed` for the same Actions run at
+ * the same moment. Handled side by side, both would read "no recovery yet" and both would act (two
+ * dispatches, two reruns). So this process handles one recovery decision per head at a time: the
+ * second waits, then finds the first's state and its CI id, and stops. Replicas do not share this;
+ * with several, the same pair may still land on two of them (docs/recovery.md says so).
+ */
+const decisions = new Map<string, Promise<unknown>>();
+
+async function oneAtATime<T>(key: string, work: () => Promise<T>): Promise<T> {
+  const before = decisions.get(key) ?? Promise.resolve();
+  const mine = before.then(work, work);
+  const settled = mine.then(
+    () => undefined,
+    () => undefined,
+  );
+  decisions.set(key, settled);
+  try {
+    return await mine;
+  } finally {
+    if (decisions.get(key) === settled) decisions.delete(key);
+  }
+}
+
 async function recover(
   context: RecoverContext,
   deps: RecoverDeps,
@@ -165,6 +189,15 @@ async function recover(
   ci: RecoveryCi | string,
 ): Promise<RecoverRunOutcome> {
   if (typeof ci === "string") return ignore(context, ci);
+  return oneAtATime(`${repository.full_name}@${ci.head_sha}`, () => decide(context, deps, repository, ci));
+}
+
+async function decide(
+  context: RecoverContext,
+  deps: RecoverDeps,
+  repository: z.infer<typeof RepositorySchema>,
+  ci: RecoveryCi,
+): Promise<RecoverRunOutcome> {
   if (!LOOKED_AT.includes(ci.conclusion ?? ""))
     return ignore(context, `the run concluded ${ci.conclusion ?? "nothing"}`);
   // A pass matters only as the verdict on a fix, and fixes are awaited on PRs.

@@ -875,3 +875,76 @@ describe("what is not Switchyard's to recover", () => {
     });
   });
 });
+
+describe("workflow_run and check_suite for the same run, at the same moment", () => {
+  it("decides once: the second waits for the first, finds its state and stops", async () => {
+    const gh = githubApi();
+    // Each delivery has its own Probot here, so each asks for a token.
+    gh.scope
+      .post("/app/installations/1/access_tokens")
+      .times(2)
+      .reply(201, { token: "ghs_test", expires_at: "2099-01-01T00:00:00Z" });
+    gh.scope.get(REPO_CONFIG).times(2).reply(404, { message: "Not Found" });
+    gh.scope.get(ORG_CONFIG).times(2).reply(404, { message: "Not Found" });
+    gh.scope
+      .get(`${REPO}/pulls/2`)
+      .times(2)
+      .reply(200, {
+        number: 2,
+        state: "open",
+        draft: false,
+        labels: [],
+        head: { sha: HEAD, ref: "changes" },
+        base: { ref: "master" },
+      });
+    // The PR's comments as they are when asked: the second decision sees what the first wrote.
+    const written: object[] = [];
+    gh.scope
+      .get(`${REPO}/issues/2/comments`)
+      .query({ per_page: "100", page: "1" })
+      .times(2)
+      .reply(200, () => written);
+    gh.scope.post(`${REPO}/issues/2/comments`).reply(201, (_uri, body) => {
+      written.push({
+        id: 78,
+        body: (body as { body: string }).body,
+        user: { login: "switchyard[bot]", type: "Bot" },
+        performed_via_github_app: { id: APP_ID },
+      });
+      return { id: 78 };
+    });
+    commits(gh);
+    commits(gh);
+    evidence(gh, FORMAT_LOG);
+    gh.scope.post(`${REPO}/actions/workflows/switchyard-recover.yml/dispatches`).reply(204);
+    checkRun(gh);
+    const suite = withInstallation(webhookExample("check_suite", "completed", 1));
+    suite.check_suite.conclusion = "failure";
+    suite.check_suite.head_sha = HEAD;
+    const run = failedRun().workflow_run;
+    gh.scope
+      .get(`${REPO}/actions/runs`)
+      .query({ check_suite_id: String(suite.check_suite.id), per_page: "1" })
+      .reply(200, { total_count: 1, workflow_runs: [run] });
+
+    const probotFor = () => {
+      const p = new Probot({
+        appId: APP_ID,
+        privateKey: TEST_PRIVATE_KEY,
+        Octokit: TestOctokit,
+        logLevel: "fatal",
+      });
+      p.load(app);
+      return p;
+    };
+    outcomes = [];
+    await Promise.all([
+      probotFor().receive({ id: "run-delivery", name: "workflow_run", payload: failedRun() } as never),
+      probotFor().receive({ id: "suite-delivery", name: "check_suite", payload: suite } as never),
+    ]);
+    gh.done();
+
+    expect(gh.requests.filter((r) => r.path.endsWith("/dispatches"))).toHaveLength(1);
+    expect(outcomes.map((o) => o.action).sort()).toEqual(["handled", "ignored"]);
+  });
+});
