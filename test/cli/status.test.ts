@@ -1,5 +1,9 @@
 import { afterEach, beforeAll, describe, expect, it } from "@jest/globals";
-import { statusCommand } from "../../src/cli/commands/status.js";
+import { execa } from "execa";
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { repositoryFromRemote, statusCommand } from "../../src/cli/commands/status.js";
 import { UsageError, type CliIO } from "../../src/cli/io.js";
 import { encodeMarker } from "../../src/core/status-marker.js";
 import { readTaskStatus } from "../../src/github/task-status.js";
@@ -194,7 +198,45 @@ describe("switchyard status", () => {
     gh.done();
     expect(out.stdout).toBe("No open Switchyard tasks in o/r.\n");
     await expect(statusCommand.run([], io({}).cli)).rejects.toThrow(
-      new UsageError("which repository? Give --repo owner/name (or set GITHUB_REPOSITORY)"),
+      new UsageError(
+        "which repository? Give --repo owner/name (or set GITHUB_REPOSITORY, or run it in a checkout whose origin is on GitHub)",
+      ),
     );
+  });
+
+  it("takes the repository from the checkout's origin remote when nothing else names one", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "switchyard-status-"));
+    try {
+      await execa("git", ["init", "--quiet"], { cwd: dir });
+      await execa("git", ["remote", "add", "origin", "git@github.com:o/r.git"], { cwd: dir });
+      const gh = githubApi();
+      listings(gh, {});
+      const { cli, out } = io();
+      expect(await statusCommand.run([], { ...cli, cwd: dir })).toBe(0);
+      gh.done();
+      expect(out.stdout).toBe("No open Switchyard tasks in o/r.\n");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("repositoryFromRemote", () => {
+  it.each([
+    ["https://github.com/o/r.git", "o/r"],
+    ["https://github.com/o/r", "o/r"],
+    ["https://x-access-token:abc@github.com/o/r.git", "o/r"],
+    ["git@github.com:o/my.repo.git", "o/my.repo"],
+    ["ssh://git@github.com/o/r.git", "o/r"],
+    ["https://gitlab.com/o/r.git", null],
+    ["/srv/git/r.git", null],
+    ["https://github.com/o/r/extra", null],
+  ])("%s -> %s", (url, expected) => {
+    expect(repositoryFromRemote(url)).toBe(expected);
+  });
+
+  it("reads an Enterprise Server host", () => {
+    expect(repositoryFromRemote("https://ghe.example.com/o/r.git", "ghe.example.com")).toBe("o/r");
+    expect(repositoryFromRemote("https://github.com/o/r.git", "ghe.example.com")).toBeNull();
   });
 });

@@ -1,3 +1,4 @@
+import { execa } from "execa";
 import { createOctokit } from "../../github/octokit.js";
 import { readTaskStatus, type TaskStatus, type TaskStatusResult } from "../../github/task-status.js";
 import { EXIT, parseCommandArgs, UsageError, type Command } from "../io.js";
@@ -9,7 +10,8 @@ label (running, queued, blocked, pr-open, quarantined, failed), the phase and to
 status comment, and the switchyard/* check runs on a pull request's head commit.
 
 Options:
-  --repo <owner/name>   the repository (default: GITHUB_REPOSITORY)
+  --repo <owner/name>   the repository (default: GITHUB_REPOSITORY, else the current checkout's
+                        origin remote when it is on GitHub's host)
   --json                print the tasks as JSON
   --max-requests <n>    API requests this listing may send (default: 200)
   -h, --help            show this help
@@ -18,6 +20,29 @@ The token is read from the GITHUB_TOKEN environment variable only; the API's add
 GITHUB_API_URL (default https://api.github.com). Exit codes: 0 listed, 1 GitHub refused, 2 usage.`;
 
 const REPO = /^([\w.-]+)\/([\w.-]+)$/;
+
+/**
+ * owner/name from a remote URL on the given host: https://host/owner/name(.git) or
+ * git@host:owner/name(.git). Anything else (another host, a local path) is null.
+ */
+export function repositoryFromRemote(url: string, host = "github.com"): string | null {
+  const h = host.replace(/[.]/g, "\\.");
+  const m = new RegExp(
+    `^(?:https?://(?:[^@/]+@)?${h}/|ssh://git@${h}/|git@${h}:)([\\w.-]+)/([\\w.-]+?)(?:\\.git)?/?$`,
+  ).exec(url.trim());
+  return m ? `${m[1]}/${m[2]}` : null;
+}
+
+/** The checkout's origin on GitHub, or null (no git, no origin, another host). */
+async function originRepository(cwd: string, serverUrl: string | undefined): Promise<string | null> {
+  const host = serverUrl ? new URL(serverUrl).host : "github.com";
+  try {
+    const { stdout } = await execa("git", ["remote", "get-url", "origin"], { cwd, reject: false });
+    return repositoryFromRemote(stdout, host);
+  } catch {
+    return null;
+  }
+}
 
 export const statusCommand: Command = {
   name: "status",
@@ -34,9 +59,12 @@ export const statusCommand: Command = {
       return EXIT.ok;
     }
     if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
-    const repository = values.repo ?? io.env.GITHUB_REPOSITORY;
-    if (repository === undefined || repository === "") {
-      throw new UsageError("which repository? Give --repo owner/name (or set GITHUB_REPOSITORY)");
+    const repository =
+      values.repo ?? (io.env.GITHUB_REPOSITORY || (await originRepository(io.cwd, io.env.GITHUB_SERVER_URL)));
+    if (repository === undefined || repository === null || repository === "") {
+      throw new UsageError(
+        "which repository? Give --repo owner/name (or set GITHUB_REPOSITORY, or run it in a checkout whose origin is on GitHub)",
+      );
     }
     const m = REPO.exec(repository);
     if (!m) throw new UsageError(`--repo '${repository}' is not owner/name`);
