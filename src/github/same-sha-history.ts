@@ -1,3 +1,4 @@
+import { ShaSchema } from "../core/execution/commit-port.js";
 import { z } from "zod";
 import type { History } from "../core/recovery/schema.js";
 import { apiErrorText } from "./errors.js";
@@ -43,7 +44,7 @@ const InputSchema = z.object({
   repo: z.string().min(1),
   run_id: z.number().int().positive(),
   run_attempt: z.number().int().min(1),
-  head_sha: z.string().regex(/^[0-9a-f]{40}(?:[0-9a-f]{24})?$/),
+  head_sha: ShaSchema,
   workflow_path: z.string().min(1).optional(),
   failed_jobs: z.array(z.string()).max(100),
 });

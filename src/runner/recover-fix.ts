@@ -2,7 +2,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { ConfigSchema, NameSchema, type Config } from "../config/schema.js";
-import type { CapturedPatch } from "../core/execution/commit-port.js";
+import { ShaSchema, type CapturedPatch } from "../core/execution/commit-port.js";
 import type { ExecutionResult } from "../core/execution/schema.js";
 import { InputError } from "../core/errors.js";
 import { checkPatchPolicy, policyFromConfig } from "../core/policy/patch-policy.js";
@@ -49,8 +49,6 @@ export const PROMPT_EVIDENCE_CHARS = 48 * 1024;
 const MAX_REASON_CHARS = 2_000;
 /** Tool output kept per fixer: the end, where linters put their summaries. */
 const FIXER_CAPTURE = { head: 2 * 1024, tail: 8 * 1024 };
-
-const ShaSchema = z.string().regex(/^[0-9a-f]{40}(?:[0-9a-f]{24})?$/, "a full commit SHA");
 
 /** What a recovery run knows about the failure it is fixing: the fields of the app's dispatch. */
 export const RecoveryFixContextSchema = z.strictObject({

@@ -143,7 +143,7 @@ describe("parseRecoveryDispatch", () => {
     [
       "a short SHA",
       JSON.stringify({ ...dispatch, head_sha: "abc" }),
-      "The recovery input is not valid: head_sha: a full commit SHA (40 or 64 hex digits)",
+      "The recovery input is not valid: head_sha: a full commit or object id (40 or 64 lower-case hex digits)",
     ],
     [
       "an empty list of fixers",

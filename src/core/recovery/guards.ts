@@ -1,3 +1,4 @@
+import { ShaSchema } from "../execution/commit-port.js";
 import { z } from "zod";
 import type { Config } from "../../config/schema.js";
 import { InputError } from "../errors.js";
@@ -74,9 +75,6 @@ export type GuardVerdict =
 export const QUARANTINE_LABEL = `${LABEL_PREFIX}quarantined`;
 export const RECOVERABLE_CONCLUSIONS = ["failure", "timed_out"] as const;
 
-const ShaSchema = z
-  .string()
-  .regex(/^[0-9a-f]{40}(?:[0-9a-f]{24})?$/, "a full commit SHA (40 or 64 hex digits)");
 const RepoSchema = z.string().regex(/^[^/\s]+\/[^/\s]+$/, "owner/repo");
 
 export const GuardEventSchema = z.strictObject({

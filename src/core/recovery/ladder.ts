@@ -1,3 +1,4 @@
+import { ShaSchema } from "../execution/commit-port.js";
 import { z } from "zod";
 import { NameSchema, type Config } from "../../config/schema.js";
 import { InputError } from "../errors.js";
@@ -86,9 +87,6 @@ export const TRIED_LIMIT = 100;
  */
 export const MAX_STATE_JSON_BYTES = 12_000;
 
-const ShaSchema = z
-  .string()
-  .regex(/^[0-9a-f]{40}(?:[0-9a-f]{24})?$/, "a full commit SHA (40 or 64 hex digits)");
 const TimeSchema = z.string().datetime({ offset: true });
 const ReasonSchema = z.string().max(MAX_REASON_CHARS);
 /** classify's signatures are `category:text` with up to 200 characters of text. */

@@ -582,7 +582,7 @@ describe("checkGuards: refused input", () => {
     [
       "a short SHA",
       { event: event({ head_sha: "abc" }) },
-      "event.head_sha: a full commit SHA (40 or 64 hex digits)",
+      "event.head_sha: a full commit or object id (40 or 64 lower-case hex digits)",
     ],
     [
       "a repository without owner",

@@ -1345,7 +1345,11 @@ describe("nextAction: refused input", () => {
   });
 
   it.each<[string, LadderEvent, string]>([
-    ["a short SHA", failed("abc1234", "test"), "event.head_sha: a full commit SHA (40 or 64 hex digits)"],
+    [
+      "a short SHA",
+      failed("abc1234", "test"),
+      "event.head_sha: a full commit or object id (40 or 64 lower-case hex digits)",
+    ],
     ["an unknown category", failed(H1, "weather"), "event.category: Invalid option"],
     [
       "a commit without its SHA",
