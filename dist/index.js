@@ -52581,11 +52581,11 @@ var PatchBundleManifestSchema = external_exports.strictObject({
 function gitBlobId(bytes, algorithm = "sha1") {
   return createHash(algorithm).update(`blob ${bytes.length}\0`).update(bytes).digest("hex");
 }
-function checkBlob(sha, bytes) {
+function checkBlob(sha, bytes, what = "bundle") {
   const actual = gitBlobId(bytes, sha.length === 64 ? "sha256" : "sha1");
   if (actual !== sha) {
     throw new InputError(
-      `the bundle's blob ${sha} holds content whose id is ${actual}; refusing a forged or damaged file`
+      `the ${what}'s blob ${sha} holds content whose id is ${actual}; refusing a forged or damaged file`
     );
   }
 }
@@ -52595,14 +52595,17 @@ function neededBlobs(patch) {
 }
 function bundleFiles(input2) {
   const manifest = parseBundleManifest(input2.manifest, "the bundle's manifest");
+  return packBundle(manifest, input2.diff, input2.blobs, "bundle");
+}
+function packBundle(manifest, diff, blobs, what) {
   const files = /* @__PURE__ */ new Map();
   files.set(BUNDLE_MANIFEST_FILE, new TextEncoder().encode(JSON.stringify(manifest, null, 2) + "\n"));
-  files.set(BUNDLE_DIFF_FILE, input2.diff);
+  files.set(BUNDLE_DIFF_FILE, diff);
   for (const sha of manifest.patch === null ? [] : neededBlobs(manifest.patch)) {
-    const bytes = input2.blobs.get(sha);
+    const bytes = blobs.get(sha);
     if (bytes === void 0)
-      throw new InputError(`the bundle is missing blob ${sha}, which the patch writes`);
-    checkBlob(sha, bytes);
+      throw new InputError(`the ${what} is missing blob ${sha}, which the patch writes`);
+    checkBlob(sha, bytes, what);
     files.set(`${BUNDLE_BLOB_DIR}${sha}`, bytes);
   }
   return files;
@@ -81112,25 +81115,7 @@ function parseFixBundleManifest(raw, source) {
 }
 function fixBundleFiles(input2) {
   const manifest = parseFixBundleManifest(input2.manifest, "the fix bundle's manifest");
-  const files = /* @__PURE__ */ new Map();
-  files.set(BUNDLE_MANIFEST_FILE, new TextEncoder().encode(JSON.stringify(manifest, null, 2) + "\n"));
-  files.set(BUNDLE_DIFF_FILE, input2.diff);
-  for (const sha of manifest.patch === null ? [] : neededBlobs(manifest.patch)) {
-    const bytes = input2.blobs.get(sha);
-    if (bytes === void 0)
-      throw new InputError(`the fix bundle is missing blob ${sha}, which the patch writes`);
-    verify(sha, bytes);
-    files.set(`${BUNDLE_BLOB_DIR}${sha}`, bytes);
-  }
-  return files;
-}
-function verify(sha, bytes) {
-  const actual = gitBlobId(bytes, sha.length === 64 ? "sha256" : "sha1");
-  if (actual !== sha) {
-    throw new InputError(
-      `the fix bundle's blob ${sha} holds content whose id is ${actual}; refusing a forged or damaged file`
-    );
-  }
+  return packBundle(manifest, input2.diff, input2.blobs, "fix bundle");
 }
 
 // src/github/fix-delivery.ts

@@ -73,11 +73,11 @@ export function gitBlobId(bytes: Uint8Array, algorithm: "sha1" | "sha256" = "sha
   return createHash(algorithm).update(`blob ${bytes.length}\0`).update(bytes).digest("hex");
 }
 
-function checkBlob(sha: string, bytes: Uint8Array): void {
+function checkBlob(sha: string, bytes: Uint8Array, what = "bundle"): void {
   const actual = gitBlobId(bytes, sha.length === 64 ? "sha256" : "sha1");
   if (actual !== sha) {
     throw new InputError(
-      `the bundle's blob ${sha} holds content whose id is ${actual}; refusing a forged or damaged file`,
+      `the ${what}'s blob ${sha} holds content whose id is ${actual}; refusing a forged or damaged file`,
     );
   }
 }
@@ -99,14 +99,27 @@ export interface BundleInput {
 /** The bundle's files by relative path, ready to be written to a directory and uploaded. */
 export function bundleFiles(input: BundleInput): Map<string, Uint8Array> {
   const manifest = parseBundleManifest(input.manifest, "the bundle's manifest");
+  return packBundle(manifest, input.diff, input.blobs, "bundle");
+}
+
+/**
+ * The files of a bundle, execute's or recovery's (`what` names it in errors): its manifest, the
+ * patch's diff, and every blob the patch writes, each checked against its id.
+ */
+export function packBundle(
+  manifest: { patch: PatchManifest | null },
+  diff: Uint8Array,
+  blobs: ReadonlyMap<string, Uint8Array>,
+  what: string,
+): Map<string, Uint8Array> {
   const files = new Map<string, Uint8Array>();
   files.set(BUNDLE_MANIFEST_FILE, new TextEncoder().encode(JSON.stringify(manifest, null, 2) + "\n"));
-  files.set(BUNDLE_DIFF_FILE, input.diff);
+  files.set(BUNDLE_DIFF_FILE, diff);
   for (const sha of manifest.patch === null ? [] : neededBlobs(manifest.patch)) {
-    const bytes = input.blobs.get(sha);
+    const bytes = blobs.get(sha);
     if (bytes === undefined)
-      throw new InputError(`the bundle is missing blob ${sha}, which the patch writes`);
-    checkBlob(sha, bytes);
+      throw new InputError(`the ${what} is missing blob ${sha}, which the patch writes`);
+    checkBlob(sha, bytes, what);
     files.set(`${BUNDLE_BLOB_DIR}${sha}`, bytes);
   }
   return files;
@@ -132,32 +145,44 @@ export interface ReadBundle {
 
 /** Reads an unzipped bundle. Throws InputError naming what is missing or wrong. */
 export function readBundle(files: ReadonlyMap<string, Uint8Array>): ReadBundle {
+  const read = unpackBundle(files, "bundle", parseBundleManifest);
+  return { ...read, result: read.manifest.result };
+}
+
+/**
+ * Reads an unzipped bundle, execute's or recovery's (`what` names it in errors, `parse` checks its
+ * manifest). Every blob the patch writes is verified now, so a forged file is refused before
+ * anything is sent anywhere.
+ */
+export function unpackBundle<M extends { patch: PatchManifest | null }>(
+  files: ReadonlyMap<string, Uint8Array>,
+  what: string,
+  parse: (raw: unknown, source: string) => M,
+): { manifest: M; patch: CapturedPatch | null; blobs: ArtifactBlobReader } {
   const manifestBytes = files.get(BUNDLE_MANIFEST_FILE);
-  if (manifestBytes === undefined) throw new InputError(`the bundle has no ${BUNDLE_MANIFEST_FILE}`);
+  if (manifestBytes === undefined) throw new InputError(`the ${what} has no ${BUNDLE_MANIFEST_FILE}`);
   let raw: unknown;
   try {
     raw = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(manifestBytes));
   } catch {
-    throw new InputError(`the bundle's ${BUNDLE_MANIFEST_FILE} is not UTF-8 JSON`);
+    throw new InputError(`the ${what}'s ${BUNDLE_MANIFEST_FILE} is not UTF-8 JSON`);
   }
-  const manifest = parseBundleManifest(raw, `the bundle's ${BUNDLE_MANIFEST_FILE}`);
-  const blobs = new ArtifactBlobReader(files);
+  const manifest = parse(raw, `the ${what}'s ${BUNDLE_MANIFEST_FILE}`);
   let patch: CapturedPatch | null = null;
   if (manifest.patch !== null) {
     const diff = files.get(BUNDLE_DIFF_FILE);
-    if (diff === undefined) throw new InputError(`the bundle has a patch but no ${BUNDLE_DIFF_FILE}`);
+    if (diff === undefined) throw new InputError(`the ${what} has a patch but no ${BUNDLE_DIFF_FILE}`);
     const needed = neededBlobs(manifest.patch);
     const missing = needed.filter((sha) => !files.has(`${BUNDLE_BLOB_DIR}${sha}`));
     if (missing.length > 0) {
       throw new InputError(
-        `the bundle is missing ${missing.length} blob(s) its patch writes: ${missing.join(", ")}`,
+        `the ${what} is missing ${missing.length} blob(s) its patch writes: ${missing.join(", ")}`,
       );
     }
-    // All of them now, so a forged file is refused before anything is sent anywhere.
-    for (const sha of needed) checkBlob(sha, files.get(`${BUNDLE_BLOB_DIR}${sha}`)!);
+    for (const sha of needed) checkBlob(sha, files.get(`${BUNDLE_BLOB_DIR}${sha}`)!, what);
     patch = { ...manifest.patch, diff };
   }
-  return { manifest, patch, result: manifest.result, blobs };
+  return { manifest, patch, blobs: new ArtifactBlobReader(files, what) };
 }
 
 /**
@@ -165,13 +190,16 @@ export function readBundle(files: ReadonlyMap<string, Uint8Array>): ReadBundle {
  * commit port can only ever write the content the manifest (and its tree id) names.
  */
 export class ArtifactBlobReader implements BlobReader {
-  constructor(private readonly files: ReadonlyMap<string, Uint8Array>) {}
+  constructor(
+    private readonly files: ReadonlyMap<string, Uint8Array>,
+    private readonly what = "bundle",
+  ) {}
 
   async readBlob(sha: string): Promise<Uint8Array> {
     if (!ShaSchema.safeParse(sha).success) throw new InputError(`"${sha}" is not a blob id`);
     const bytes = this.files.get(`${BUNDLE_BLOB_DIR}${sha}`);
-    if (bytes === undefined) throw new InputError(`the bundle has no blob ${sha}`);
-    checkBlob(sha, bytes);
+    if (bytes === undefined) throw new InputError(`the ${this.what} has no blob ${sha}`);
+    checkBlob(sha, bytes, this.what);
     return bytes;
   }
 }

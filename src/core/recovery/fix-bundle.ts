@@ -1,13 +1,6 @@
 import { z } from "zod";
 import { NameSchema } from "../../config/schema.js";
-import {
-  ArtifactBlobReader,
-  BUNDLE_BLOB_DIR,
-  BUNDLE_DIFF_FILE,
-  BUNDLE_MANIFEST_FILE,
-  gitBlobId,
-  neededBlobs,
-} from "../execution/bundle.js";
+import { packBundle, unpackBundle, type ArtifactBlobReader } from "../execution/bundle.js";
 import {
   checkPatchAgainst,
   PatchManifestSchema,
@@ -103,17 +96,7 @@ export interface FixBundleInput {
 /** The bundle's files by relative path, ready to be written to a directory and uploaded. */
 export function fixBundleFiles(input: FixBundleInput): Map<string, Uint8Array> {
   const manifest = parseFixBundleManifest(input.manifest, "the fix bundle's manifest");
-  const files = new Map<string, Uint8Array>();
-  files.set(BUNDLE_MANIFEST_FILE, new TextEncoder().encode(JSON.stringify(manifest, null, 2) + "\n"));
-  files.set(BUNDLE_DIFF_FILE, input.diff);
-  for (const sha of manifest.patch === null ? [] : neededBlobs(manifest.patch)) {
-    const bytes = input.blobs.get(sha);
-    if (bytes === undefined)
-      throw new InputError(`the fix bundle is missing blob ${sha}, which the patch writes`);
-    verify(sha, bytes);
-    files.set(`${BUNDLE_BLOB_DIR}${sha}`, bytes);
-  }
-  return files;
+  return packBundle(manifest, input.diff, input.blobs, "fix bundle");
 }
 
 export interface ReadFixBundle {
@@ -125,35 +108,5 @@ export interface ReadFixBundle {
 
 /** Reads an unzipped fix bundle; every blob is verified before anything is returned. */
 export function readFixBundle(files: ReadonlyMap<string, Uint8Array>): ReadFixBundle {
-  const manifestBytes = files.get(BUNDLE_MANIFEST_FILE);
-  if (manifestBytes === undefined) throw new InputError(`the fix bundle has no ${BUNDLE_MANIFEST_FILE}`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(manifestBytes));
-  } catch {
-    throw new InputError(`the fix bundle's ${BUNDLE_MANIFEST_FILE} is not UTF-8 JSON`);
-  }
-  const manifest = parseFixBundleManifest(raw, `the fix bundle's ${BUNDLE_MANIFEST_FILE}`);
-  let patch: CapturedPatch | null = null;
-  if (manifest.patch !== null) {
-    const diff = files.get(BUNDLE_DIFF_FILE);
-    if (diff === undefined) throw new InputError(`the fix bundle has a patch but no ${BUNDLE_DIFF_FILE}`);
-    for (const sha of neededBlobs(manifest.patch)) {
-      const bytes = files.get(`${BUNDLE_BLOB_DIR}${sha}`);
-      if (bytes === undefined)
-        throw new InputError(`the fix bundle is missing blob ${sha}, which its patch writes`);
-      verify(sha, bytes);
-    }
-    patch = { ...manifest.patch, diff };
-  }
-  return { manifest, patch, blobs: new ArtifactBlobReader(files) };
-}
-
-function verify(sha: string, bytes: Uint8Array): void {
-  const actual = gitBlobId(bytes, sha.length === 64 ? "sha256" : "sha1");
-  if (actual !== sha) {
-    throw new InputError(
-      `the fix bundle's blob ${sha} holds content whose id is ${actual}; refusing a forged or damaged file`,
-    );
-  }
+  return unpackBundle(files, "fix bundle", parseFixBundleManifest);
 }
