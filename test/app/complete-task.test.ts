@@ -1,6 +1,5 @@
 import { afterEach, beforeAll, describe, expect, it } from "@jest/globals";
 import { zipSync } from "fflate";
-import nock from "nock";
 import { Probot, type Context } from "probot";
 import { onWorkflowRunCompleted, type CompleteOutcome } from "../../src/app/complete-task.js";
 import { TaskMarkerSchema, type TaskMarker } from "../../src/app/route-issue.js";
@@ -8,6 +7,7 @@ import { bundleFiles, type PatchBundleManifest } from "../../src/core/execution/
 import { encodeMarker, readMarker } from "../../src/core/status-marker.js";
 import { attempt, result } from "../core/execution/fixtures.js";
 import { HELLO, HELLO_BLOB } from "../core/execution/bundle-fixture.js";
+import { serveRunArtifact } from "../support/artifacts.js";
 import { blockNetwork, githubApi, resetGithubApi, type GithubApi } from "../support/github-contract.js";
 import { webhookExample, withInstallation } from "../support/webhooks.js";
 import {
@@ -29,7 +29,6 @@ const RUN_ID = 289782451;
 const RUN_URL = `https://github.com/Codertocat/Hello-World/actions/runs/${RUN_ID}`;
 const KEY = "Codertocat/Hello-World#1";
 const BRANCH = "switchyard/issue-1-spelling-error-in-the-readme-file";
-const BLOB_HOST = "https://productionresultssa0.blob.core.windows.net";
 const NOW = new Date("2025-01-01T12:10:00.000Z");
 
 const dispatched: TaskMarker = {
@@ -135,38 +134,15 @@ function serveIssue(gh: GithubApi): void {
 }
 
 function serveArtifact(gh: GithubApi, zip: Uint8Array): void {
-  gh.scope
-    .get(`${REPO}/actions/runs/${RUN_ID}/artifacts`)
-    .query({ per_page: "100", page: "1" })
-    .reply(200, {
-      total_count: 1,
-      artifacts: [
-        {
-          id: 55,
-          node_id: "MDg6QXJ0aWZhY3Q1NQ==",
-          name: "switchyard-patch",
-          size_in_bytes: zip.length,
-          url: `https://api.github.com${REPO}/actions/artifacts/55`,
-          archive_download_url: `https://api.github.com${REPO}/actions/artifacts/55/zip`,
-          expired: false,
-          created_at: "2025-01-01T12:05:00Z",
-          expires_at: "2025-01-04T12:05:00Z",
-          updated_at: "2025-01-01T12:05:00Z",
-          workflow_run: {
-            id: RUN_ID,
-            repository_id: 1,
-            head_repository_id: 1,
-            head_branch: "master",
-            head_sha: BASE,
-          },
-        },
-      ],
-    });
-  gh.scope.get(`${REPO}/actions/artifacts/55/zip`).reply(302, "", { Location: `${BLOB_HOST}/55.zip?sig=x` });
-  nock(BLOB_HOST, { badheaders: ["authorization"] })
-    .get("/55.zip")
-    .query({ sig: "x" })
-    .reply(200, Buffer.from(zip), { "content-type": "application/zip" });
+  serveRunArtifact(gh, {
+    repo: REPO,
+    runId: RUN_ID,
+    artifactId: 55,
+    name: "switchyard-patch",
+    zip,
+    createdAt: "2025-01-01T12:05:00Z",
+    headSha: BASE,
+  });
 }
 
 /** The neutral check run on the base commit that a task's failure gets. */

@@ -1,7 +1,6 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from "@jest/globals";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "@jest/globals";
 import { createHash } from "node:crypto";
-import { mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
-import os from "node:os";
+import { symlink } from "node:fs/promises";
 import path from "node:path";
 import { zipSync } from "fflate";
 import nock from "nock";
@@ -14,6 +13,7 @@ import { fixBundleFiles, readFixBundle, type FixBundleManifest } from "../../src
 import { LadderStateSchema, nextAction, type LadderState } from "../../src/core/recovery/ladder.js";
 import { readMarker, replaceMarker } from "../../src/core/status-marker.js";
 import { recoverRunTitle, type RecoveryDispatch } from "../../src/github/recovery-flow.js";
+import { inActionsJob, serveRunArtifact, zipDirectory } from "../support/artifacts.js";
 import { blockNetwork, githubApi, resetGithubApi, type GithubApi } from "../support/github-contract.js";
 import { makeRepo, type TestRepo } from "../support/git-repo.js";
 import { webhookExample, withInstallation } from "../support/webhooks.js";
@@ -52,7 +52,6 @@ const OWN = "switchyard/issue-3-greeting";
 const FAILED_RUN = 4711;
 const RECOVER_RUN = 5150;
 const RUN_URL = `https://github.com/Codertocat/Hello-World/actions/runs/${RECOVER_RUN}`;
-const BLOB_HOST = "https://productionresultssa0.blob.core.windows.net";
 const DISPATCHED_AT = "2026-11-21T17:55:00.000Z";
 const NOW = "2026-11-21T18:10:00.000Z";
 const RECOVER_PATH = ".github/workflows/switchyard-recover.yml";
@@ -71,64 +70,45 @@ let fixedTree: string;
 
 /** Runs the real recover job once: what its upload step would zip. */
 async function runRecoverJob(): Promise<Uint8Array> {
-  const temp = await mkdtemp(path.join(os.tmpdir(), "switchyard-recover-complete-"));
-  const saved = { ...process.env };
   const event = webhookExample("workflow_dispatch");
   event.repository.default_branch = "master";
-  await writeFile(path.join(temp, "event.json"), JSON.stringify(event));
-  await writeFile(path.join(temp, "output"), "");
-  await writeFile(path.join(temp, "summary.md"), "");
-  Object.assign(process.env, {
-    GITHUB_REPOSITORY: "Codertocat/Hello-World",
-    GITHUB_WORKSPACE: repo.dir,
-    GITHUB_RUN_ID: String(RECOVER_RUN),
-    GITHUB_RUN_ATTEMPT: "1",
-    GITHUB_SERVER_URL: "https://github.com",
-    GITHUB_API_URL: "https://api.github.com",
-    GITHUB_EVENT_NAME: "workflow_dispatch",
-    GITHUB_EVENT_PATH: path.join(temp, "event.json"),
-    GITHUB_OUTPUT: path.join(temp, "output"),
-    GITHUB_STEP_SUMMARY: path.join(temp, "summary.md"),
-    RUNNER_TEMP: temp,
-  });
-  const quiet = jest.spyOn(process.stdout, "write").mockImplementation(() => true);
-  try {
+  const job = {
+    repository: "Codertocat/Hello-World",
+    workspace: repo.dir,
+    runId: RECOVER_RUN,
+    eventName: "workflow_dispatch",
+    event,
+  };
+  return inActionsJob(job, async () => {
     const gh = githubApi();
-    noConfig(gh);
-    // The failed run's evidence: no failed job is listed, which is a gap, not an error.
-    gh.scope
-      .get(`${REPO}/actions/runs/${FAILED_RUN}/jobs`)
-      .query(true)
-      .reply(200, { total_count: 0, jobs: [] });
-    gh.scope
-      .get(`${REPO}/actions/runs/${FAILED_RUN}/artifacts`)
-      .query(true)
-      .reply(200, { total_count: 0, artifacts: [] });
-    const outcome = await recoverMode(
-      { githubToken: "ghs_read_only", recovery: JSON.stringify(dispatch), deliver: "artifact" },
-      process.env,
-      {
-        octokit: { throttle: false, retries: 0 },
-        now: () => Date.parse("2026-11-21T18:00:00Z"),
-      },
-    );
-    gh.done();
-    expect(gh.requests.every((r) => r.method === "GET")).toBe(true);
-    const dir = outcome.artifactPath!;
-    const files: Record<string, Uint8Array> = {};
-    for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
-      if (!entry.isFile()) continue;
-      const full = path.join(entry.parentPath, entry.name);
-      files[path.relative(dir, full).split(path.sep).join("/")] = await readFile(full);
+    try {
+      noConfig(gh);
+      // The failed run's evidence: no failed job is listed, which is a gap, not an error.
+      gh.scope
+        .get(`${REPO}/actions/runs/${FAILED_RUN}/jobs`)
+        .query(true)
+        .reply(200, { total_count: 0, jobs: [] });
+      gh.scope
+        .get(`${REPO}/actions/runs/${FAILED_RUN}/artifacts`)
+        .query(true)
+        .reply(200, { total_count: 0, artifacts: [] });
+      const outcome = await recoverMode(
+        { githubToken: "ghs_read_only", recovery: JSON.stringify(dispatch), deliver: "artifact" },
+        process.env,
+        {
+          octokit: { throttle: false, retries: 0 },
+          now: () => Date.parse("2026-11-21T18:00:00Z"),
+        },
+      );
+      gh.done();
+      expect(gh.requests.every((r) => r.method === "GET")).toBe(true);
+      const { files, zip } = await zipDirectory(outcome.artifactPath!);
+      fixedTree = readFixBundle(files).manifest.patch!.tree_sha;
+      return zip;
+    } finally {
+      resetGithubApi();
     }
-    fixedTree = readFixBundle(new Map(Object.entries(files))).manifest.patch!.tree_sha;
-    return zipSync(files);
-  } finally {
-    quiet.mockRestore();
-    process.env = saved;
-    resetGithubApi();
-    await rm(temp, { recursive: true, force: true });
-  }
+  });
 }
 
 beforeAll(async () => {
@@ -254,38 +234,15 @@ function servePr(gh: GithubApi): void {
 }
 
 function serveArtifact(gh: GithubApi, zip: Uint8Array): void {
-  gh.scope
-    .get(`${REPO}/actions/runs/${RECOVER_RUN}/artifacts`)
-    .query({ per_page: "100", page: "1" })
-    .reply(200, {
-      total_count: 1,
-      artifacts: [
-        {
-          id: 56,
-          node_id: "MDg6QXJ0aWZhY3Q1Ng==",
-          name: "switchyard-fix",
-          size_in_bytes: zip.length,
-          url: `https://api.github.com${REPO}/actions/artifacts/56`,
-          archive_download_url: `https://api.github.com${REPO}/actions/artifacts/56/zip`,
-          expired: false,
-          created_at: "2026-11-21T18:05:00Z",
-          expires_at: "2026-11-22T18:05:00Z",
-          updated_at: "2026-11-21T18:05:00Z",
-          workflow_run: {
-            id: RECOVER_RUN,
-            repository_id: 1,
-            head_repository_id: 1,
-            head_branch: "master",
-            head_sha: DEFAULT_HEAD,
-          },
-        },
-      ],
-    });
-  gh.scope.get(`${REPO}/actions/artifacts/56/zip`).reply(302, "", { Location: `${BLOB_HOST}/56.zip?sig=x` });
-  nock(BLOB_HOST, { badheaders: ["authorization"] })
-    .get("/56.zip")
-    .query({ sig: "x" })
-    .reply(200, Buffer.from(zip), { "content-type": "application/zip" });
+  serveRunArtifact(gh, {
+    repo: REPO,
+    runId: RECOVER_RUN,
+    artifactId: 56,
+    name: "switchyard-fix",
+    zip,
+    createdAt: "2026-11-21T18:05:00Z",
+    headSha: DEFAULT_HEAD,
+  });
 }
 
 /** The switchyard/recover check run on the failing head: none yet, so it is created. */
