@@ -1079,14 +1079,14 @@ var require_util = __commonJS({
         }
         const port = url2.port != null ? url2.port : url2.protocol === "https:" ? 443 : 80;
         let origin = url2.origin != null ? url2.origin : `${url2.protocol || ""}//${url2.hostname || ""}:${port}`;
-        let path12 = url2.path != null ? url2.path : `${url2.pathname || ""}${url2.search || ""}`;
+        let path13 = url2.path != null ? url2.path : `${url2.pathname || ""}${url2.search || ""}`;
         if (origin[origin.length - 1] === "/") {
           origin = origin.slice(0, origin.length - 1);
         }
-        if (path12 && path12[0] !== "/") {
-          path12 = `/${path12}`;
+        if (path13 && path13[0] !== "/") {
+          path13 = `/${path13}`;
         }
-        return new URL(`${origin}${path12}`);
+        return new URL(`${origin}${path13}`);
       }
       if (!isHttpOrHttpsPrefixed(url2.origin || url2.protocol)) {
         throw new InvalidArgumentError("Invalid URL protocol: the URL must start with `http:` or `https:`.");
@@ -1537,39 +1537,39 @@ var require_diagnostics = __commonJS({
       });
       diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
         const {
-          request: { method, path: path12, origin }
+          request: { method, path: path13, origin }
         } = evt;
-        debuglog2("sending request to %s %s/%s", method, origin, path12);
+        debuglog2("sending request to %s %s/%s", method, origin, path13);
       });
       diagnosticsChannel.channel("undici:request:headers").subscribe((evt) => {
         const {
-          request: { method, path: path12, origin },
+          request: { method, path: path13, origin },
           response: { statusCode }
         } = evt;
         debuglog2(
           "received response to %s %s/%s - HTTP %d",
           method,
           origin,
-          path12,
+          path13,
           statusCode
         );
       });
       diagnosticsChannel.channel("undici:request:trailers").subscribe((evt) => {
         const {
-          request: { method, path: path12, origin }
+          request: { method, path: path13, origin }
         } = evt;
-        debuglog2("trailers received from %s %s/%s", method, origin, path12);
+        debuglog2("trailers received from %s %s/%s", method, origin, path13);
       });
       diagnosticsChannel.channel("undici:request:error").subscribe((evt) => {
         const {
-          request: { method, path: path12, origin },
+          request: { method, path: path13, origin },
           error: error64
         } = evt;
         debuglog2(
           "request to %s %s/%s errored - %s",
           method,
           origin,
-          path12,
+          path13,
           error64.message
         );
       });
@@ -1618,9 +1618,9 @@ var require_diagnostics = __commonJS({
         });
         diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
           const {
-            request: { method, path: path12, origin }
+            request: { method, path: path13, origin }
           } = evt;
-          debuglog2("sending request to %s %s/%s", method, origin, path12);
+          debuglog2("sending request to %s %s/%s", method, origin, path13);
         });
       }
       diagnosticsChannel.channel("undici:websocket:open").subscribe((evt) => {
@@ -1683,7 +1683,7 @@ var require_request = __commonJS({
     var kHandler = /* @__PURE__ */ Symbol("handler");
     var Request = class {
       constructor(origin, {
-        path: path12,
+        path: path13,
         method,
         body,
         headers,
@@ -1698,11 +1698,11 @@ var require_request = __commonJS({
         expectContinue,
         servername
       }, handler2) {
-        if (typeof path12 !== "string") {
+        if (typeof path13 !== "string") {
           throw new InvalidArgumentError("path must be a string");
-        } else if (path12[0] !== "/" && !(path12.startsWith("http://") || path12.startsWith("https://")) && method !== "CONNECT") {
+        } else if (path13[0] !== "/" && !(path13.startsWith("http://") || path13.startsWith("https://")) && method !== "CONNECT") {
           throw new InvalidArgumentError("path must be an absolute URL or start with a slash");
-        } else if (invalidPathRegex.test(path12)) {
+        } else if (invalidPathRegex.test(path13)) {
           throw new InvalidArgumentError("invalid request path");
         }
         if (typeof method !== "string") {
@@ -1768,7 +1768,7 @@ var require_request = __commonJS({
         this.completed = false;
         this.aborted = false;
         this.upgrade = upgrade || null;
-        this.path = query ? buildURL(path12, query) : path12;
+        this.path = query ? buildURL(path13, query) : path13;
         this.origin = origin;
         this.idempotent = idempotent == null ? method === "HEAD" || method === "GET" : idempotent;
         this.blocking = blocking == null ? false : blocking;
@@ -6461,7 +6461,7 @@ var require_client_h1 = __commonJS({
       return method !== "GET" && method !== "HEAD" && method !== "OPTIONS" && method !== "TRACE" && method !== "CONNECT";
     }
     function writeH1(client, request2) {
-      const { method, path: path12, host, upgrade, blocking, reset: reset2 } = request2;
+      const { method, path: path13, host, upgrade, blocking, reset: reset2 } = request2;
       let { body, headers, contentLength } = request2;
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
       if (util.isFormDataLike(body)) {
@@ -6542,7 +6542,7 @@ var require_client_h1 = __commonJS({
       if (blocking) {
         socket[kBlocking] = true;
       }
-      let header = `${method} ${path12} HTTP/1.1\r
+      let header = `${method} ${path13} HTTP/1.1\r
 `;
       if (typeof host === "string") {
         header += `host: ${host}\r
@@ -7071,7 +7071,7 @@ var require_client_h2 = __commonJS({
     }
     function writeH2(client, request2) {
       const session = client[kHTTP2Session];
-      const { method, path: path12, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
+      const { method, path: path13, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
       let { body } = request2;
       if (upgrade) {
         util.errorRequest(client, request2, new Error("Upgrade not supported for H2"));
@@ -7168,7 +7168,7 @@ var require_client_h2 = __commonJS({
         });
         return true;
       }
-      headers[HTTP2_HEADER_PATH] = path12;
+      headers[HTTP2_HEADER_PATH] = path13;
       headers[HTTP2_HEADER_SCHEME] = "https";
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH";
       if (body && typeof body.read === "function") {
@@ -7521,9 +7521,9 @@ var require_redirect_handler = __commonJS({
           return this.handler.onHeaders(statusCode, headers, resume, statusText);
         }
         const { origin, pathname, search } = util.parseURL(new URL(this.location, this.opts.origin && new URL(this.opts.path, this.opts.origin)));
-        const path12 = search ? `${pathname}${search}` : pathname;
+        const path13 = search ? `${pathname}${search}` : pathname;
         this.opts.headers = cleanRequestHeaders(this.opts.headers, statusCode === 303, this.opts.origin !== origin);
-        this.opts.path = path12;
+        this.opts.path = path13;
         this.opts.origin = origin;
         this.opts.maxRedirections = 0;
         this.opts.query = null;
@@ -8762,10 +8762,10 @@ var require_proxy_agent = __commonJS({
         };
         const {
           origin,
-          path: path12 = "/",
+          path: path13 = "/",
           headers = {}
         } = opts;
-        opts.path = origin + path12;
+        opts.path = origin + path13;
         if (!("host" in headers) && !("Host" in headers)) {
           const { host } = new URL2(origin);
           headers.host = host;
@@ -10737,20 +10737,20 @@ var require_mock_utils = __commonJS({
       }
       return true;
     }
-    function safeUrl(path12) {
-      if (typeof path12 !== "string") {
-        return path12;
+    function safeUrl(path13) {
+      if (typeof path13 !== "string") {
+        return path13;
       }
-      const pathSegments = path12.split("?");
+      const pathSegments = path13.split("?");
       if (pathSegments.length !== 2) {
-        return path12;
+        return path13;
       }
       const qp = new URLSearchParams(pathSegments.pop());
       qp.sort();
       return [...pathSegments, qp.toString()].join("?");
     }
-    function matchKey(mockDispatch2, { path: path12, method, body, headers }) {
-      const pathMatch = matchValue(mockDispatch2.path, path12);
+    function matchKey(mockDispatch2, { path: path13, method, body, headers }) {
+      const pathMatch = matchValue(mockDispatch2.path, path13);
       const methodMatch = matchValue(mockDispatch2.method, method);
       const bodyMatch = typeof mockDispatch2.body !== "undefined" ? matchValue(mockDispatch2.body, body) : true;
       const headersMatch = matchHeaders(mockDispatch2, headers);
@@ -10772,7 +10772,7 @@ var require_mock_utils = __commonJS({
     function getMockDispatch(mockDispatches, key2) {
       const basePath = key2.query ? buildURL(key2.path, key2.query) : key2.path;
       const resolvedPath = typeof basePath === "string" ? safeUrl(basePath) : basePath;
-      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path12 }) => matchValue(safeUrl(path12), resolvedPath));
+      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path13 }) => matchValue(safeUrl(path13), resolvedPath));
       if (matchedMockDispatches.length === 0) {
         throw new MockNotMatchedError(`Mock dispatch not matched for path '${resolvedPath}'`);
       }
@@ -10810,9 +10810,9 @@ var require_mock_utils = __commonJS({
       }
     }
     function buildKey(opts) {
-      const { path: path12, method, body, headers, query } = opts;
+      const { path: path13, method, body, headers, query } = opts;
       return {
-        path: path12,
+        path: path13,
         method,
         body,
         headers,
@@ -11275,10 +11275,10 @@ var require_pending_interceptors_formatter = __commonJS({
       }
       format(pendingInterceptors) {
         const withPrettyHeaders = pendingInterceptors.map(
-          ({ method, path: path12, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
+          ({ method, path: path13, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
             Method: method,
             Origin: origin,
-            Path: path12,
+            Path: path13,
             "Status code": statusCode,
             Persistent: persist ? PERSISTENT : NOT_PERSISTENT,
             Invocations: timesInvoked,
@@ -16157,9 +16157,9 @@ var require_util6 = __commonJS({
         }
       }
     }
-    function validateCookiePath(path12) {
-      for (let i3 = 0; i3 < path12.length; ++i3) {
-        const code3 = path12.charCodeAt(i3);
+    function validateCookiePath(path13) {
+      for (let i3 = 0; i3 < path13.length; ++i3) {
+        const code3 = path13.charCodeAt(i3);
         if (code3 < 32 || // exclude CTLs (0-31)
         code3 > 126 || // exclude DEL and non-ascii
         code3 === 59) {
@@ -19079,11 +19079,11 @@ var require_undici = __commonJS({
           if (typeof opts.path !== "string") {
             throw new InvalidArgumentError("invalid opts.path");
           }
-          let path12 = opts.path;
+          let path13 = opts.path;
           if (!opts.path.startsWith("/")) {
-            path12 = `/${path12}`;
+            path13 = `/${path13}`;
           }
-          url2 = new URL(util.parseOrigin(url2).origin + path12);
+          url2 = new URL(util.parseOrigin(url2).origin + path13);
         } else {
           if (!opts) {
             opts = typeof url2 === "object" ? url2 : {};
@@ -19231,17 +19231,17 @@ var require_visit = __commonJS({
     visit2.BREAK = BREAK;
     visit2.SKIP = SKIP;
     visit2.REMOVE = REMOVE;
-    function visit_(key2, node2, visitor, path12) {
-      const ctrl = callVisitor(key2, node2, visitor, path12);
+    function visit_(key2, node2, visitor, path13) {
+      const ctrl = callVisitor(key2, node2, visitor, path13);
       if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
-        replaceNode(key2, path12, ctrl);
-        return visit_(key2, ctrl, visitor, path12);
+        replaceNode(key2, path13, ctrl);
+        return visit_(key2, ctrl, visitor, path13);
       }
       if (typeof ctrl !== "symbol") {
         if (identity3.isCollection(node2)) {
-          path12 = Object.freeze(path12.concat(node2));
+          path13 = Object.freeze(path13.concat(node2));
           for (let i3 = 0; i3 < node2.items.length; ++i3) {
-            const ci = visit_(i3, node2.items[i3], visitor, path12);
+            const ci = visit_(i3, node2.items[i3], visitor, path13);
             if (typeof ci === "number")
               i3 = ci - 1;
             else if (ci === BREAK)
@@ -19252,13 +19252,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity3.isPair(node2)) {
-          path12 = Object.freeze(path12.concat(node2));
-          const ck = visit_("key", node2.key, visitor, path12);
+          path13 = Object.freeze(path13.concat(node2));
+          const ck = visit_("key", node2.key, visitor, path13);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node2.key = null;
-          const cv = visit_("value", node2.value, visitor, path12);
+          const cv = visit_("value", node2.value, visitor, path13);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -19279,17 +19279,17 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key2, node2, visitor, path12) {
-      const ctrl = await callVisitor(key2, node2, visitor, path12);
+    async function visitAsync_(key2, node2, visitor, path13) {
+      const ctrl = await callVisitor(key2, node2, visitor, path13);
       if (identity3.isNode(ctrl) || identity3.isPair(ctrl)) {
-        replaceNode(key2, path12, ctrl);
-        return visitAsync_(key2, ctrl, visitor, path12);
+        replaceNode(key2, path13, ctrl);
+        return visitAsync_(key2, ctrl, visitor, path13);
       }
       if (typeof ctrl !== "symbol") {
         if (identity3.isCollection(node2)) {
-          path12 = Object.freeze(path12.concat(node2));
+          path13 = Object.freeze(path13.concat(node2));
           for (let i3 = 0; i3 < node2.items.length; ++i3) {
-            const ci = await visitAsync_(i3, node2.items[i3], visitor, path12);
+            const ci = await visitAsync_(i3, node2.items[i3], visitor, path13);
             if (typeof ci === "number")
               i3 = ci - 1;
             else if (ci === BREAK)
@@ -19300,13 +19300,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity3.isPair(node2)) {
-          path12 = Object.freeze(path12.concat(node2));
-          const ck = await visitAsync_("key", node2.key, visitor, path12);
+          path13 = Object.freeze(path13.concat(node2));
+          const ck = await visitAsync_("key", node2.key, visitor, path13);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node2.key = null;
-          const cv = await visitAsync_("value", node2.value, visitor, path12);
+          const cv = await visitAsync_("value", node2.value, visitor, path13);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -19333,23 +19333,23 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key2, node2, visitor, path12) {
+    function callVisitor(key2, node2, visitor, path13) {
       if (typeof visitor === "function")
-        return visitor(key2, node2, path12);
+        return visitor(key2, node2, path13);
       if (identity3.isMap(node2))
-        return visitor.Map?.(key2, node2, path12);
+        return visitor.Map?.(key2, node2, path13);
       if (identity3.isSeq(node2))
-        return visitor.Seq?.(key2, node2, path12);
+        return visitor.Seq?.(key2, node2, path13);
       if (identity3.isPair(node2))
-        return visitor.Pair?.(key2, node2, path12);
+        return visitor.Pair?.(key2, node2, path13);
       if (identity3.isScalar(node2))
-        return visitor.Scalar?.(key2, node2, path12);
+        return visitor.Scalar?.(key2, node2, path13);
       if (identity3.isAlias(node2))
-        return visitor.Alias?.(key2, node2, path12);
+        return visitor.Alias?.(key2, node2, path13);
       return void 0;
     }
-    function replaceNode(key2, path12, node2) {
-      const parent = path12[path12.length - 1];
+    function replaceNode(key2, path13, node2) {
+      const parent = path13[path13.length - 1];
       if (identity3.isCollection(parent)) {
         parent.items[key2] = node2;
       } else if (identity3.isPair(parent)) {
@@ -19961,10 +19961,10 @@ var require_Collection = __commonJS({
     var createNode = require_createNode();
     var identity3 = require_identity();
     var Node = require_Node();
-    function collectionFromPath(schema, path12, value) {
+    function collectionFromPath(schema, path13, value) {
       let v = value;
-      for (let i3 = path12.length - 1; i3 >= 0; --i3) {
-        const k = path12[i3];
+      for (let i3 = path13.length - 1; i3 >= 0; --i3) {
+        const k = path13[i3];
         if (typeof k === "number" && Number.isInteger(k) && k >= 0) {
           const a2 = [];
           a2[k] = v;
@@ -19983,7 +19983,7 @@ var require_Collection = __commonJS({
         sourceObjects: /* @__PURE__ */ new Map()
       });
     }
-    var isEmptyPath = (path12) => path12 == null || typeof path12 === "object" && !!path12[Symbol.iterator]().next().done;
+    var isEmptyPath = (path13) => path13 == null || typeof path13 === "object" && !!path13[Symbol.iterator]().next().done;
     var Collection2 = class extends Node.NodeBase {
       constructor(type, schema) {
         super(type);
@@ -20013,11 +20013,11 @@ var require_Collection = __commonJS({
        * be a Pair instance or a `{ key, value }` object, which may not have a key
        * that already exists in the map.
        */
-      addIn(path12, value) {
-        if (isEmptyPath(path12))
+      addIn(path13, value) {
+        if (isEmptyPath(path13))
           this.add(value);
         else {
-          const [key2, ...rest] = path12;
+          const [key2, ...rest] = path13;
           const node2 = this.get(key2, true);
           if (identity3.isCollection(node2))
             node2.addIn(rest, value);
@@ -20031,8 +20031,8 @@ var require_Collection = __commonJS({
        * Removes a value from the collection.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path12) {
-        const [key2, ...rest] = path12;
+      deleteIn(path13) {
+        const [key2, ...rest] = path13;
         if (rest.length === 0)
           return this.delete(key2);
         const node2 = this.get(key2, true);
@@ -20046,8 +20046,8 @@ var require_Collection = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path12, keepScalar) {
-        const [key2, ...rest] = path12;
+      getIn(path13, keepScalar) {
+        const [key2, ...rest] = path13;
         const node2 = this.get(key2, true);
         if (rest.length === 0)
           return !keepScalar && identity3.isScalar(node2) ? node2.value : node2;
@@ -20065,8 +20065,8 @@ var require_Collection = __commonJS({
       /**
        * Checks if the collection includes a value with the key `key`.
        */
-      hasIn(path12) {
-        const [key2, ...rest] = path12;
+      hasIn(path13) {
+        const [key2, ...rest] = path13;
         if (rest.length === 0)
           return this.has(key2);
         const node2 = this.get(key2, true);
@@ -20076,8 +20076,8 @@ var require_Collection = __commonJS({
        * Sets a value in this collection. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path12, value) {
-        const [key2, ...rest] = path12;
+      setIn(path13, value) {
+        const [key2, ...rest] = path13;
         if (rest.length === 0) {
           this.set(key2, value);
         } else {
@@ -22592,9 +22592,9 @@ var require_Document = __commonJS({
           this.contents.add(value);
       }
       /** Adds a value to the document. */
-      addIn(path12, value) {
+      addIn(path13, value) {
         if (assertCollection(this.contents))
-          this.contents.addIn(path12, value);
+          this.contents.addIn(path13, value);
       }
       /**
        * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
@@ -22669,14 +22669,14 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path12) {
-        if (Collection2.isEmptyPath(path12)) {
+      deleteIn(path13) {
+        if (Collection2.isEmptyPath(path13)) {
           if (this.contents == null)
             return false;
           this.contents = null;
           return true;
         }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path12) : false;
+        return assertCollection(this.contents) ? this.contents.deleteIn(path13) : false;
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -22691,10 +22691,10 @@ var require_Document = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path12, keepScalar) {
-        if (Collection2.isEmptyPath(path12))
+      getIn(path13, keepScalar) {
+        if (Collection2.isEmptyPath(path13))
           return !keepScalar && identity3.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity3.isCollection(this.contents) ? this.contents.getIn(path12, keepScalar) : void 0;
+        return identity3.isCollection(this.contents) ? this.contents.getIn(path13, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
@@ -22705,10 +22705,10 @@ var require_Document = __commonJS({
       /**
        * Checks if the document includes a value at `path`.
        */
-      hasIn(path12) {
-        if (Collection2.isEmptyPath(path12))
+      hasIn(path13) {
+        if (Collection2.isEmptyPath(path13))
           return this.contents !== void 0;
-        return identity3.isCollection(this.contents) ? this.contents.hasIn(path12) : false;
+        return identity3.isCollection(this.contents) ? this.contents.hasIn(path13) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -22725,13 +22725,13 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path12, value) {
-        if (Collection2.isEmptyPath(path12)) {
+      setIn(path13, value) {
+        if (Collection2.isEmptyPath(path13)) {
           this.contents = value;
         } else if (this.contents == null) {
-          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path12), value);
+          this.contents = Collection2.collectionFromPath(this.schema, Array.from(path13), value);
         } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path12, value);
+          this.contents.setIn(path13, value);
         }
       }
       /**
@@ -24692,9 +24692,9 @@ var require_cst_visit = __commonJS({
     visit2.BREAK = BREAK;
     visit2.SKIP = SKIP;
     visit2.REMOVE = REMOVE;
-    visit2.itemAtPath = (cst, path12) => {
+    visit2.itemAtPath = (cst, path13) => {
       let item = cst;
-      for (const [field, index] of path12) {
+      for (const [field, index] of path13) {
         const tok = item?.[field];
         if (tok && "items" in tok) {
           item = tok.items[index];
@@ -24703,23 +24703,23 @@ var require_cst_visit = __commonJS({
       }
       return item;
     };
-    visit2.parentCollection = (cst, path12) => {
-      const parent = visit2.itemAtPath(cst, path12.slice(0, -1));
-      const field = path12[path12.length - 1][0];
+    visit2.parentCollection = (cst, path13) => {
+      const parent = visit2.itemAtPath(cst, path13.slice(0, -1));
+      const field = path13[path13.length - 1][0];
       const coll = parent?.[field];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
     };
-    function _visit(path12, item, visitor) {
-      let ctrl = visitor(item, path12);
+    function _visit(path13, item, visitor) {
+      let ctrl = visitor(item, path13);
       if (typeof ctrl === "symbol")
         return ctrl;
       for (const field of ["key", "value"]) {
         const token = item[field];
         if (token && "items" in token) {
           for (let i3 = 0; i3 < token.items.length; ++i3) {
-            const ci = _visit(Object.freeze(path12.concat([[field, i3]])), token.items[i3], visitor);
+            const ci = _visit(Object.freeze(path13.concat([[field, i3]])), token.items[i3], visitor);
             if (typeof ci === "number")
               i3 = ci - 1;
             else if (ci === BREAK)
@@ -24730,10 +24730,10 @@ var require_cst_visit = __commonJS({
             }
           }
           if (typeof ctrl === "function" && field === "key")
-            ctrl = ctrl(item, path12);
+            ctrl = ctrl(item, path13);
         }
       }
-      return typeof ctrl === "function" ? ctrl(item, path12) : ctrl;
+      return typeof ctrl === "function" ? ctrl(item, path13) : ctrl;
     }
     exports.visit = visit2;
   }
@@ -26887,8 +26887,8 @@ var require_utils2 = __commonJS({
       }
       return output2;
     };
-    exports.basename = (path12, { windows } = {}) => {
-      const segs = path12.split(windows ? /[\\/]/ : "/");
+    exports.basename = (path13, { windows } = {}) => {
+      const segs = path13.split(windows ? /[\\/]/ : "/");
       const last = segs[segs.length - 1];
       if (last === "") {
         return segs[segs.length - 2];
@@ -29733,7 +29733,7 @@ var require_windows = __commonJS({
     module.exports = isexe;
     isexe.sync = sync;
     var fs3 = __require("fs");
-    function checkPathExt(path12, options) {
+    function checkPathExt(path13, options) {
       var pathext = options.pathExt !== void 0 ? options.pathExt : process.env.PATHEXT;
       if (!pathext) {
         return true;
@@ -29744,25 +29744,25 @@ var require_windows = __commonJS({
       }
       for (var i3 = 0; i3 < pathext.length; i3++) {
         var p = pathext[i3].toLowerCase();
-        if (p && path12.substr(-p.length).toLowerCase() === p) {
+        if (p && path13.substr(-p.length).toLowerCase() === p) {
           return true;
         }
       }
       return false;
     }
-    function checkStat(stat6, path12, options) {
+    function checkStat(stat6, path13, options) {
       if (!stat6.isSymbolicLink() && !stat6.isFile()) {
         return false;
       }
-      return checkPathExt(path12, options);
+      return checkPathExt(path13, options);
     }
-    function isexe(path12, options, cb) {
-      fs3.stat(path12, function(er, stat6) {
-        cb(er, er ? false : checkStat(stat6, path12, options));
+    function isexe(path13, options, cb) {
+      fs3.stat(path13, function(er, stat6) {
+        cb(er, er ? false : checkStat(stat6, path13, options));
       });
     }
-    function sync(path12, options) {
-      return checkStat(fs3.statSync(path12), path12, options);
+    function sync(path13, options) {
+      return checkStat(fs3.statSync(path13), path13, options);
     }
   }
 });
@@ -29773,13 +29773,13 @@ var require_mode = __commonJS({
     module.exports = isexe;
     isexe.sync = sync;
     var fs3 = __require("fs");
-    function isexe(path12, options, cb) {
-      fs3.stat(path12, function(er, stat6) {
+    function isexe(path13, options, cb) {
+      fs3.stat(path13, function(er, stat6) {
         cb(er, er ? false : checkStat(stat6, options));
       });
     }
-    function sync(path12, options) {
-      return checkStat(fs3.statSync(path12), options);
+    function sync(path13, options) {
+      return checkStat(fs3.statSync(path13), options);
     }
     function checkStat(stat6, options) {
       return stat6.isFile() && checkMode(stat6, options);
@@ -29812,7 +29812,7 @@ var require_isexe = __commonJS({
     }
     module.exports = isexe;
     isexe.sync = sync;
-    function isexe(path12, options, cb) {
+    function isexe(path13, options, cb) {
       if (typeof options === "function") {
         cb = options;
         options = {};
@@ -29822,7 +29822,7 @@ var require_isexe = __commonJS({
           throw new TypeError("callback not provided");
         }
         return new Promise(function(resolve6, reject) {
-          isexe(path12, options || {}, function(er, is) {
+          isexe(path13, options || {}, function(er, is) {
             if (er) {
               reject(er);
             } else {
@@ -29831,7 +29831,7 @@ var require_isexe = __commonJS({
           });
         });
       }
-      core(path12, options || {}, function(er, is) {
+      core(path13, options || {}, function(er, is) {
         if (er) {
           if (er.code === "EACCES" || options && options.ignoreErrors) {
             er = null;
@@ -29841,9 +29841,9 @@ var require_isexe = __commonJS({
         cb(er, is);
       });
     }
-    function sync(path12, options) {
+    function sync(path13, options) {
       try {
-        return core.sync(path12, options || {});
+        return core.sync(path13, options || {});
       } catch (er) {
         if (options && options.ignoreErrors || er.code === "EACCES") {
           return false;
@@ -29859,7 +29859,7 @@ var require_isexe = __commonJS({
 var require_which = __commonJS({
   "node_modules/which/which.js"(exports, module) {
     var isWindows = process.platform === "win32" || process.env.OSTYPE === "cygwin" || process.env.OSTYPE === "msys";
-    var path12 = __require("path");
+    var path13 = __require("path");
     var COLON = isWindows ? ";" : ":";
     var isexe = require_isexe();
     var getNotFoundError = (cmd) => Object.assign(new Error(`not found: ${cmd}`), { code: "ENOENT" });
@@ -29897,7 +29897,7 @@ var require_which = __commonJS({
           return opt.all && found.length ? resolve6(found) : reject(getNotFoundError(cmd));
         const ppRaw = pathEnv[i3];
         const pathPart2 = /^".*"$/.test(ppRaw) ? ppRaw.slice(1, -1) : ppRaw;
-        const pCmd = path12.join(pathPart2, cmd);
+        const pCmd = path13.join(pathPart2, cmd);
         const p = !pathPart2 && /^\.[\\\/]/.test(cmd) ? cmd.slice(0, 2) + pCmd : pCmd;
         resolve6(subStep(p, i3, 0));
       });
@@ -29924,7 +29924,7 @@ var require_which = __commonJS({
       for (let i3 = 0; i3 < pathEnv.length; i3++) {
         const ppRaw = pathEnv[i3];
         const pathPart2 = /^".*"$/.test(ppRaw) ? ppRaw.slice(1, -1) : ppRaw;
-        const pCmd = path12.join(pathPart2, cmd);
+        const pCmd = path13.join(pathPart2, cmd);
         const p = !pathPart2 && /^\.[\\\/]/.test(cmd) ? cmd.slice(0, 2) + pCmd : pCmd;
         for (let j = 0; j < pathExt.length; j++) {
           const cur = p + pathExt[j];
@@ -29972,7 +29972,7 @@ var require_path_key = __commonJS({
 var require_resolveCommand = __commonJS({
   "node_modules/cross-spawn/lib/util/resolveCommand.js"(exports, module) {
     "use strict";
-    var path12 = __require("path");
+    var path13 = __require("path");
     var which2 = require_which();
     var getPathKey = require_path_key();
     function resolveCommandAttempt(parsed, withoutPathExt) {
@@ -29990,7 +29990,7 @@ var require_resolveCommand = __commonJS({
       try {
         resolved = which2.sync(parsed.command, {
           path: env[getPathKey({ env })],
-          pathExt: withoutPathExt ? path12.delimiter : void 0
+          pathExt: withoutPathExt ? path13.delimiter : void 0
         });
       } catch (e) {
       } finally {
@@ -29999,7 +29999,7 @@ var require_resolveCommand = __commonJS({
         }
       }
       if (resolved) {
-        resolved = path12.resolve(hasCustomCwd ? parsed.options.cwd : "", resolved);
+        resolved = path13.resolve(hasCustomCwd ? parsed.options.cwd : "", resolved);
       }
       return resolved;
     }
@@ -30053,8 +30053,8 @@ var require_shebang_command = __commonJS({
       if (!match) {
         return null;
       }
-      const [path12, argument] = match[0].replace(/#! ?/, "").split(" ");
-      const binary = path12.split("/").pop();
+      const [path13, argument] = match[0].replace(/#! ?/, "").split(" ");
+      const binary = path13.split("/").pop();
       if (binary === "env") {
         return argument;
       }
@@ -30089,7 +30089,7 @@ var require_readShebang = __commonJS({
 var require_parse3 = __commonJS({
   "node_modules/cross-spawn/lib/parse.js"(exports, module) {
     "use strict";
-    var path12 = __require("path");
+    var path13 = __require("path");
     var resolveCommand = require_resolveCommand();
     var escape = require_escape();
     var readShebang = require_readShebang();
@@ -30114,7 +30114,7 @@ var require_parse3 = __commonJS({
       const needsShell = !isExecutableRegExp.test(commandFile);
       if (parsed.options.forceShell || needsShell) {
         const needsDoubleEscapeMetaChars = isCmdShimRegExp.test(commandFile);
-        parsed.command = path12.normalize(parsed.command);
+        parsed.command = path13.normalize(parsed.command);
         parsed.command = escape.command(parsed.command);
         parsed.args = parsed.args.map((arg) => escape.argument(arg, needsDoubleEscapeMetaChars));
         const shellCommand = [parsed.command].concat(parsed.args).join(" ");
@@ -31582,10 +31582,10 @@ function mergeDefs(...defs) {
 function cloneDef(schema) {
   return mergeDefs(schema._zod.def);
 }
-function getElementAtPath(obj, path12) {
-  if (!path12)
+function getElementAtPath(obj, path13) {
+  if (!path13)
     return obj;
-  return path12.reduce((acc, key2) => acc?.[key2], obj);
+  return path13.reduce((acc, key2) => acc?.[key2], obj);
 }
 function promiseAllObject(promisesObj) {
   const keys = Object.keys(promisesObj);
@@ -31925,11 +31925,11 @@ function explicitlyAborted(x2, startIndex = 0) {
   }
   return false;
 }
-function prefixIssues(path12, issues) {
+function prefixIssues(path13, issues) {
   return issues.map((iss) => {
     var _a4;
     (_a4 = iss).path ?? (_a4.path = []);
-    iss.path.unshift(path12);
+    iss.path.unshift(path13);
     return iss;
   });
 }
@@ -32391,16 +32391,16 @@ function flattenError(error64, mapper = (issue3) => issue3.message) {
 }
 function formatError(error64, mapper = (issue3) => issue3.message) {
   const fieldErrors = { _errors: [] };
-  const processError = (error65, path12 = []) => {
+  const processError = (error65, path13 = []) => {
     for (const issue3 of error65.issues) {
       if (issue3.code === "invalid_union" && issue3.errors.length) {
-        issue3.errors.map((issues) => processError({ issues }, [...path12, ...issue3.path]));
+        issue3.errors.map((issues) => processError({ issues }, [...path13, ...issue3.path]));
       } else if (issue3.code === "invalid_key") {
-        processError({ issues: issue3.issues }, [...path12, ...issue3.path]);
+        processError({ issues: issue3.issues }, [...path13, ...issue3.path]);
       } else if (issue3.code === "invalid_element") {
-        processError({ issues: issue3.issues }, [...path12, ...issue3.path]);
+        processError({ issues: issue3.issues }, [...path13, ...issue3.path]);
       } else {
-        const fullpath = [...path12, ...issue3.path];
+        const fullpath = [...path13, ...issue3.path];
         if (fullpath.length === 0) {
           fieldErrors._errors.push(mapper(issue3));
         } else {
@@ -32439,17 +32439,17 @@ function formatError(error64, mapper = (issue3) => issue3.message) {
 }
 function treeifyError(error64, mapper = (issue3) => issue3.message) {
   const result = { errors: [] };
-  const processError = (error65, path12 = []) => {
+  const processError = (error65, path13 = []) => {
     var _a4;
     for (const issue3 of error65.issues) {
       if (issue3.code === "invalid_union" && issue3.errors.length) {
-        issue3.errors.map((issues) => processError({ issues }, [...path12, ...issue3.path]));
+        issue3.errors.map((issues) => processError({ issues }, [...path13, ...issue3.path]));
       } else if (issue3.code === "invalid_key") {
-        processError({ issues: issue3.issues }, [...path12, ...issue3.path]);
+        processError({ issues: issue3.issues }, [...path13, ...issue3.path]);
       } else if (issue3.code === "invalid_element") {
-        processError({ issues: issue3.issues }, [...path12, ...issue3.path]);
+        processError({ issues: issue3.issues }, [...path13, ...issue3.path]);
       } else {
-        const fullpath = [...path12, ...issue3.path];
+        const fullpath = [...path13, ...issue3.path];
         if (fullpath.length === 0) {
           result.errors.push(mapper(issue3));
           continue;
@@ -32488,8 +32488,8 @@ function treeifyError(error64, mapper = (issue3) => issue3.message) {
 }
 function toDotPath(_path) {
   const segs = [];
-  const path12 = _path.map((seg) => typeof seg === "object" ? seg.key : seg);
-  for (const seg of path12) {
+  const path13 = _path.map((seg) => typeof seg === "object" ? seg.key : seg);
+  for (const seg of path13) {
     if (typeof seg === "number")
       segs.push(`[${seg}]`);
     else if (typeof seg === "symbol")
@@ -49627,13 +49627,13 @@ function resolveRef(ref, ctx) {
   if (!ref.startsWith("#")) {
     throw new Error("External $ref is not supported, only local refs (#/...) are allowed");
   }
-  const path12 = ref.slice(1).split("/").filter(Boolean);
-  if (path12.length === 0) {
+  const path13 = ref.slice(1).split("/").filter(Boolean);
+  if (path13.length === 0) {
     return ctx.rootSchema;
   }
   const defsKey = ctx.version === "draft-2020-12" ? "$defs" : "definitions";
-  if (path12[0] === defsKey) {
-    const key2 = path12[1] === void 0 ? void 0 : decodeJSONPointerSegment(path12[1]);
+  if (path13[0] === defsKey) {
+    const key2 = path13[1] === void 0 ? void 0 : decodeJSONPointerSegment(path13[1]);
     if (!key2 || !ctx.defs[key2]) {
       throw new Error(`Reference not found: ${ref}`);
     }
@@ -50526,8 +50526,8 @@ var ActionInputsSchema = InputsObject.refine(
 var ACTION_INPUT_NAMES = Object.keys(InputsObject.shape);
 
 // src/action/execute.ts
-import { mkdir as mkdir3, writeFile as writeFile3 } from "node:fs/promises";
-import path7 from "node:path";
+import { mkdir as mkdir4, writeFile as writeFile4 } from "node:fs/promises";
+import path8 from "node:path";
 
 // node_modules/ulid/dist/node/index.js
 import crypto2 from "node:crypto";
@@ -50941,10 +50941,10 @@ function errorText(error64) {
 }
 
 // src/config/read-file.ts
-async function readConfigFile(path12, display, kind = "config") {
+async function readConfigFile(path13, display, kind = "config") {
   let handle;
   try {
-    handle = await open3(path12, "r");
+    handle = await open3(path13, "r");
   } catch (error64) {
     const code3 = error64.code;
     if (code3 === "ENOENT" || code3 === "ENOTDIR") return null;
@@ -51041,9 +51041,9 @@ function packageRoot() {
     dir = parent;
   }
 }
-function isSwitchyardManifest(path12) {
+function isSwitchyardManifest(path13) {
   try {
-    return JSON.parse(readFileSync(path12, "utf8")).name === "switchyard";
+    return JSON.parse(readFileSync(path13, "utf8")).name === "switchyard";
   } catch {
     return false;
   }
@@ -51064,7 +51064,7 @@ function loadDefaultSources(dir = defaultConfigDir()) {
 }
 async function readDefaultSources(dir) {
   const base2 = dirname(dir);
-  const display = (path12) => relative(base2, path12).split(sep).join("/");
+  const display = (path13) => relative(base2, path13).split(sep).join("/");
   const mainPath = join(dir, "switchyard.yml");
   const main = await readConfigFile(mainPath, display(mainPath));
   if (!main) {
@@ -51573,11 +51573,11 @@ function validateConfig(merged) {
   const problems = result.error.issues.flatMap((issue3) => issueProblems(merged, issue3));
   return { ok: false, problems };
 }
-function locate(root, path12) {
+function locate(root, path13) {
   let node2 = root;
   let loc = locations.get(root)?.self ?? { file: "<unknown>", line: 1, column: 1 };
   let written = 0;
-  for (const key2 of path12) {
+  for (const key2 of path13) {
     if (typeof node2 !== "object" || node2 === null) break;
     const known = locations.get(node2);
     const keyLoc = known?.keys.get(key2);
@@ -51591,10 +51591,10 @@ function locate(root, path12) {
   }
   return { ...loc, written };
 }
-function formatPath(root, path12) {
+function formatPath(root, path13) {
   let out = "";
   let node2 = root;
-  for (const key2 of path12) {
+  for (const key2 of path13) {
     if (typeof key2 === "number") {
       const item = Array.isArray(node2) ? node2[key2] : void 0;
       out += isPlainObject2(item) && typeof item.name === "string" ? `[${item.name}]` : `[${key2}]`;
@@ -51607,37 +51607,37 @@ function formatPath(root, path12) {
   }
   return out;
 }
-function problemAt(root, path12, message, hint) {
-  const { written: _written, ...loc } = locate(root, path12);
+function problemAt(root, path13, message, hint) {
+  const { written: _written, ...loc } = locate(root, path13);
   const p = { ...loc, message };
-  const shown = formatPath(root, path12);
+  const shown = formatPath(root, path13);
   if (shown) p.path = shown;
   if (hint) p.hint = hint;
   return p;
 }
 function issueProblems(root, issue3) {
-  const path12 = issue3.path;
+  const path13 = issue3.path;
   switch (issue3.code) {
     case "unrecognized_keys": {
-      const allowed = allowedKeys(path12);
+      const allowed = allowedKeys(path13);
       return issue3.keys.map((key2) => {
         const suggestion = suggest(key2, allowed);
         const hint = suggestion ? `did you mean '${suggestion}'?` : allowed.length > 0 ? `allowed keys: ${allowed.join(", ")}` : void 0;
-        return problemAt(root, [...path12, key2], `unknown key ${quoteKey(key2)}`, hint);
+        return problemAt(root, [...path13, key2], `unknown key ${quoteKey(key2)}`, hint);
       });
     }
     case "invalid_type": {
       const expected = describeType(issue3.expected);
       if (issue3.input === void 0) {
-        return [problemAt(root, path12, `is required (${expected})`)];
+        return [problemAt(root, path13, `is required (${expected})`)];
       }
       const hint = placeholderHint(issue3.input);
-      return [problemAt(root, path12, `expected ${expected}, got ${describeValue(issue3.input)}`, hint)];
+      return [problemAt(root, path13, `expected ${expected}, got ${describeValue(issue3.input)}`, hint)];
     }
     case "invalid_value": {
       const options = issue3.values.map((v) => JSON.stringify(v));
       const got = describeValue(issue3.input);
-      if (options.length === 1) return [problemAt(root, path12, `expected ${options[0]}, got ${got}`)];
+      if (options.length === 1) return [problemAt(root, path13, `expected ${options[0]}, got ${got}`)];
       const suggestion = typeof issue3.input === "string" ? suggest(
         issue3.input,
         issue3.values.filter((v) => typeof v === "string")
@@ -51645,7 +51645,7 @@ function issueProblems(root, issue3) {
       return [
         problemAt(
           root,
-          path12,
+          path13,
           `expected one of ${options.join(", ")}, got ${got}`,
           suggestion ? `did you mean '${suggestion}'?` : void 0
         )
@@ -51653,18 +51653,18 @@ function issueProblems(root, issue3) {
     }
     case "invalid_format": {
       const what = issue3.format === "regex" ? issue3.message : `a ${issue3.format}`;
-      return [problemAt(root, path12, `expected ${what}, got ${describeValue(issue3.input)}`)];
+      return [problemAt(root, path13, `expected ${what}, got ${describeValue(issue3.input)}`)];
     }
     case "too_small":
     case "too_big":
-      return [problemAt(root, path12, sizeMessage(issue3))];
+      return [problemAt(root, path13, sizeMessage(issue3))];
     case "invalid_key": {
       const inner = issue3.issues[0];
       const why = inner && inner.code === "invalid_format" ? inner.message : inner?.message ?? "invalid key";
-      return [problemAt(root, path12, `invalid key ${describeValue(issue3.input)}: expected ${why}`)];
+      return [problemAt(root, path13, `invalid key ${describeValue(issue3.input)}: expected ${why}`)];
     }
     default:
-      return [problemAt(root, path12, issue3.message)];
+      return [problemAt(root, path13, issue3.message)];
   }
 }
 function quoteKey(key2) {
@@ -51718,9 +51718,9 @@ function placeholderHint(input2) {
   }
   return void 0;
 }
-function allowedKeys(path12) {
+function allowedKeys(path13) {
   let schema = ConfigSchema;
-  for (const key2 of path12) {
+  for (const key2 of path13) {
     schema = unwrap(schema);
     const def2 = defOf(schema);
     if (!def2) return [];
@@ -51766,31 +51766,31 @@ function crossCheck(root, config2, rank2 = () => 0) {
   const capabilities = [...BUILTIN_CAPABILITIES, ...config2.capabilities.extra];
   const toolNames = config2.tools.map((t) => t.name).sort();
   const tools = new Map(config2.tools.map((t) => [t.name, t]));
-  const valueProblem = (path12, message, hint) => {
-    const { written } = locate(root, path12);
-    if (written < path12.length - 1) {
-      const setting = formatPath(root, path12.slice(0, -1));
+  const valueProblem = (path13, message, hint) => {
+    const { written } = locate(root, path13);
+    if (written < path13.length - 1) {
+      const setting = formatPath(root, path13.slice(0, -1));
       hint = `${hint}; no file sets ${setting}, its built-in default names it: set ${setting}`;
     }
-    return problemAt(root, path12, message, hint);
+    return problemAt(root, path13, message, hint);
   };
-  const checkCapability = (name, path12) => {
+  const checkCapability = (name, path13) => {
     if (capabilities.includes(name)) return;
     const s = suggest(name, capabilities);
     errors.push(
       valueProblem(
-        path12,
+        path13,
         `unknown capability '${name}'`,
         s ? `did you mean '${s}'?` : `use a built-in capability or add '${name}' to capabilities.extra`
       )
     );
   };
-  const checkTool2 = (name, path12) => {
+  const checkTool2 = (name, path13) => {
     if (tools.has(name)) return;
     const s = suggest(name, toolNames);
     errors.push(
       valueProblem(
-        path12,
+        path13,
         `unknown tool '${name}'`,
         s ? `did you mean '${s}'?` : `known tools: ${toolNames.join(", ") || "none"}`
       )
@@ -52037,8 +52037,8 @@ async function loadConfig(opts = {}) {
   const defaults = await loadDefaultSources(opts.defaultsDir ?? defaultConfigDir());
   const overrides = [];
   if (opts.configPath !== void 0) {
-    const path12 = isAbsolute(opts.configPath) ? opts.configPath : resolve2(opts.repoDir ?? ".", opts.configPath);
-    const source = await readConfigFile(path12, opts.configPath);
+    const path13 = isAbsolute(opts.configPath) ? opts.configPath : resolve2(opts.repoDir ?? ".", opts.configPath);
+    const source = await readConfigFile(path13, opts.configPath);
     if (!source) {
       throw new ConfigError([{ file: opts.configPath, message: "does not exist", hint: "check the path" }]);
     }
@@ -52377,19 +52377,19 @@ function policyFromConfig(execution, scope) {
     allowWorkflowChanges: execution.allow_workflow_changes
   };
 }
-function unsafePathReason(path12) {
-  if (path12.length === 0) return "it is empty";
-  if (/[\u0000-\u001f\u007f]/.test(path12)) return "it contains a control character";
-  if (path12.includes("\\")) return "it contains a backslash";
-  if (path12.startsWith("/") || /^[A-Za-z]:/.test(path12)) return "it is absolute";
-  for (const segment of path12.split("/")) {
+function unsafePathReason(path13) {
+  if (path13.length === 0) return "it is empty";
+  if (/[\u0000-\u001f\u007f]/.test(path13)) return "it contains a control character";
+  if (path13.includes("\\")) return "it contains a backslash";
+  if (path13.startsWith("/") || /^[A-Za-z]:/.test(path13)) return "it is absolute";
+  for (const segment of path13.split("/")) {
     if (segment === "..") return "it climbs out of the repository with '..'";
     if (segment === "" || segment === ".") return "it has an empty or '.' segment";
   }
   return null;
 }
-function isInsideGitDir(path12) {
-  return path12.split("/").some((segment) => segment.replace(/[. ]+$/, "").toLowerCase() === ".git");
+function isInsideGitDir(path13) {
+  return path13.split("/").some((segment) => segment.replace(/[. ]+$/, "").toLowerCase() === ".git");
 }
 var isWorkflowPath = (0, import_picomatch.default)(".github/workflows{,/**}", { dot: true, nocase: true, windows: false });
 function compileGlobs(patterns, options) {
@@ -52405,7 +52405,7 @@ function compileGlobs(patterns, options) {
       );
     }
   });
-  return { match: (path12) => compiled.find((c3) => c3.test(path12))?.pattern };
+  return { match: (path13) => compiled.find((c3) => c3.test(path13))?.pattern };
 }
 function formatIssues(error64) {
   return error64.issues.slice(0, 5).map((issue3) => `${issue3.path.length ? issue3.path.join(".") : "(root)"}: ${issue3.message}`).join("; ");
@@ -52421,24 +52421,24 @@ function checkPatchPolicy(files, policy) {
   const forbidden = compileGlobs(forbiddenGlobs, { nocase: true, what: "forbidden" });
   const scope = p.scope.length > 0 ? compileGlobs(p.scope, { nocase: false, what: "scope" }) : null;
   const violations = [];
-  const checkPath = (path12, note) => {
-    const unsafe = unsafePathReason(path12);
-    const say = (rule2, message) => violations.push({ path: path12, rule: rule2, message });
+  const checkPath = (path13, note) => {
+    const unsafe = unsafePathReason(path13);
+    const say = (rule2, message) => violations.push({ path: path13, rule: rule2, message });
     if (unsafe !== null) {
-      say("unsafe_path", `${JSON.stringify(path12)}${note} is not a safe repository path: ${unsafe}`);
-    } else if (isInsideGitDir(path12)) {
-      say("forbidden_path", `${path12}${note} is inside .git; Switchyard never changes git's own files`);
-    } else if (!p.allowWorkflowChanges && isWorkflowPath(path12)) {
-      say("workflow_change", `${path12}${note} is a workflow file; ${WORKFLOW_PERMISSION_HINT}`);
+      say("unsafe_path", `${JSON.stringify(path13)}${note} is not a safe repository path: ${unsafe}`);
+    } else if (isInsideGitDir(path13)) {
+      say("forbidden_path", `${path13}${note} is inside .git; Switchyard never changes git's own files`);
+    } else if (!p.allowWorkflowChanges && isWorkflowPath(path13)) {
+      say("workflow_change", `${path13}${note} is a workflow file; ${WORKFLOW_PERMISSION_HINT}`);
     } else {
-      const glob = forbidden.match(path12);
+      const glob = forbidden.match(path13);
       if (glob !== void 0) {
         say(
           "forbidden_path",
-          `${path12}${note} matches the forbidden pattern "${glob}" (execution.forbidden_paths)`
+          `${path13}${note} matches the forbidden pattern "${glob}" (execution.forbidden_paths)`
         );
-      } else if (scope !== null && scope.match(path12) === void 0) {
-        say("out_of_scope", `${path12}${note} is outside the task's file scope (${p.scope.join(", ")})`);
+      } else if (scope !== null && scope.match(path13) === void 0) {
+        say("out_of_scope", `${path13}${note} is outside the task's file scope (${p.scope.join(", ")})`);
       }
     }
   };
@@ -52480,10 +52480,10 @@ function checkPatchPolicy(files, policy) {
 
 // src/core/execution/commit-port.ts
 var ShaSchema = external_exports.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/, "a full commit or object id (40 or 64 lower-case hex digits)");
-var RepoPathSchema = external_exports.string().superRefine((path12, ctx) => {
-  const reason = unsafePathReason(path12);
+var RepoPathSchema = external_exports.string().superRefine((path13, ctx) => {
+  const reason = unsafePathReason(path13);
   if (reason !== null)
-    ctx.addIssue({ code: "custom", message: `unsafe path ${JSON.stringify(path12)}: ${reason}` });
+    ctx.addIssue({ code: "custom", message: `unsafe path ${JSON.stringify(path13)}: ${reason}` });
 });
 var PatchEntrySchema = external_exports.discriminatedUnion("deleted", [
   external_exports.strictObject({
@@ -52516,13 +52516,13 @@ function checkPatchAgainst(patch, baseSha, problem) {
     patch.files.flatMap((f) => f.old_path === void 0 ? [f.path] : [f.path, f.old_path])
   );
   const written = new Set(patch.entries.map((e) => e.path));
-  for (const path12 of written) {
-    if (!reported.has(path12))
-      problem(`writes ${JSON.stringify(path12)}, which its files do not report`, ["patch", "entries"]);
+  for (const path13 of written) {
+    if (!reported.has(path13))
+      problem(`writes ${JSON.stringify(path13)}, which its files do not report`, ["patch", "entries"]);
   }
-  for (const path12 of reported) {
-    if (!written.has(path12))
-      problem(`reports ${JSON.stringify(path12)}, which its entries do not write`, ["patch", "files"]);
+  for (const path13 of reported) {
+    if (!written.has(path13))
+      problem(`reports ${JSON.stringify(path13)}, which its entries do not write`, ["patch", "files"]);
   }
 }
 var CommitInputSchema = external_exports.strictObject({
@@ -52565,7 +52565,7 @@ var PatchBundleManifestSchema = external_exports.strictObject({
   /** The winning attempt's patch; null when no attempt succeeded (the result says why). */
   patch: PatchManifestSchema.nullable()
 }).superRefine((m, ctx) => {
-  const problem = (message, path12) => ctx.addIssue({ code: "custom", message, path: path12 });
+  const problem = (message, path13) => ctx.addIssue({ code: "custom", message, path: path13 });
   if (m.result.task_key !== m.task_key)
     problem(`is ${m.result.task_key}, not ${m.task_key}`, ["result", "task_key"]);
   if (m.result.base_sha !== m.base_sha)
@@ -52838,10 +52838,10 @@ var STATUS_WORDS = {
 };
 function filesTable(title2, files) {
   const shown = files.slice(0, MAX_FILE_ROWS).map((f) => {
-    const path12 = f.old_path !== void 0 && f.old_path !== f.path ? `${codeSpan(f.old_path, true)} \u2192 ${codeSpan(f.path, true)}` : codeSpan(f.path, true);
+    const path13 = f.old_path !== void 0 && f.old_path !== f.path ? `${codeSpan(f.old_path, true)} \u2192 ${codeSpan(f.path, true)}` : codeSpan(f.path, true);
     const plus = f.binary ? "binary" : `+${f.additions}`;
     const minus = f.binary ? "" : `\u2212${f.deletions}`;
-    return `| ${path12} | ${STATUS_WORDS[f.status]} | ${plus} | ${minus} |`;
+    return `| ${path13} | ${STATUS_WORDS[f.status]} | ${plus} | ${minus} |`;
   });
   const more = files.length - shown.length;
   return [
@@ -53396,8 +53396,8 @@ function parseSignals(signals2) {
   });
   return parsed.data;
 }
-function formatPath2(path12) {
-  return path12.map((p, i3) => typeof p === "number" ? `[${p}]` : i3 === 0 ? String(p) : `.${String(p)}`).join("");
+function formatPath2(path13) {
+  return path13.map((p, i3) => typeof p === "number" ? `[${p}]` : i3 === 0 ? String(p) : `.${String(p)}`).join("");
 }
 function resolveChain(capability, config2, profiles) {
   const chains = config2.routing.chains;
@@ -55236,8 +55236,8 @@ function unwrap2(input2) {
   }
   return { root: "head" in input2 ? "pull_request" : "issue", item: input2, payloadRepository: void 0 };
 }
-function formatPath3(path12) {
-  return path12.map((p) => typeof p === "number" ? `[${p}]` : `.${String(p)}`).join("");
+function formatPath3(path13) {
+  return path13.map((p) => typeof p === "number" ? `[${p}]` : `.${String(p)}`).join("");
 }
 function zodInputError(root, error64) {
   const shown = error64.issues.slice(0, 3).map((i3) => `${root}${formatPath3(i3.path)}: ${i3.message}`);
@@ -55991,10 +55991,10 @@ function branchNameProblem(name) {
   return null;
 }
 function treeItems(entries) {
-  const ancestors = (path12) => path12.split("/").slice(0, -1).map((_, i3, parts) => parts.slice(0, i3 + 1).join("/"));
+  const ancestors = (path13) => path13.split("/").slice(0, -1).map((_, i3, parts) => parts.slice(0, i3 + 1).join("/"));
   const writes = new Set(entries.filter((e) => !e.deleted).map((e) => e.path));
   const writeDirs = new Set([...writes].flatMap(ancestors));
-  const makesRoom = (path12) => writeDirs.has(path12) || ancestors(path12).some((dir) => writes.has(dir));
+  const makesRoom = (path13) => writeDirs.has(path13) || ancestors(path13).some((dir) => writes.has(dir));
   const item = (e) => (
     // A deletion's mode is not read by GitHub, but the item must still name one.
     e.deleted ? { path: e.path, mode: "100644", type: "blob", sha: null } : e.mode === "160000" ? { path: e.path, mode: e.mode, type: "commit", sha: e.blob } : { path: e.path, mode: e.mode, type: "blob", sha: e.blob }
@@ -56328,13 +56328,13 @@ var GitDataCommitPort = class {
       if (known.has(item.sha) || uploaded.has(item.sha) || todo.has(item.sha)) continue;
       todo.set(item.sha, item.path);
     }
-    await inPool([...todo], this.concurrency, async ([sha, path12]) => {
+    await inPool([...todo], this.concurrency, async ([sha, path13]) => {
       let bytes;
       try {
         bytes = await this.blobs.readBlob(sha);
       } catch (error64) {
         throw new SwitchyardError(
-          `reading the content of ${path12} (blob ${sha}) failed: ${error64.message}; ${UNCHANGED}`,
+          `reading the content of ${path13} (blob ${sha}) failed: ${error64.message}; ${UNCHANGED}`,
           { cause: error64 }
         );
       }
@@ -56346,12 +56346,12 @@ var GitDataCommitPort = class {
           content,
           encoding: "base64"
         }),
-        { doing: `uploading ${path12} to ${this.slug}`, permission: "contents: write", consequence: UNCHANGED }
+        { doing: `uploading ${path13} to ${this.slug}`, permission: "contents: write", consequence: UNCHANGED }
       );
       const stored = fields(ShaOnlySchema, data, "POST git/blobs").sha;
       if (stored !== sha) {
         throw new InputError(
-          `GitHub stored ${path12} as blob ${stored}, but the patch names blob ${sha}: the blob reader returned other content than the patch recorded; ${UNCHANGED}`
+          `GitHub stored ${path13} as blob ${stored}, but the patch names blob ${sha}: the blob reader returned other content than the patch recorded; ${UNCHANGED}`
         );
       }
       uploaded.add(sha);
@@ -56632,7 +56632,7 @@ var triggers_notification_paths_default = [
 ];
 function routeMatcher(paths) {
   const regexes = paths.map(
-    (path12) => path12.split("/").map((c3) => c3.startsWith("{") ? "(?:.+?)" : c3).join("/")
+    (path13) => path13.split("/").map((c3) => c3.startsWith("{") ? "(?:.+?)" : c3).join("/")
   );
   const regex2 = `^(?:${regexes.map((r) => `(?:${r})`).join("|")})[^/]*$`;
   return new RegExp(regex2, "i");
@@ -58224,17 +58224,17 @@ function requestLog(octokit) {
     octokit.log.debug("request", options);
     const start = Date.now();
     const requestOptions = octokit.request.endpoint.parse(options);
-    const path12 = requestOptions.url.replace(options.baseUrl, "");
+    const path13 = requestOptions.url.replace(options.baseUrl, "");
     return request2(options).then((response) => {
       const requestId = response.headers["x-github-request-id"];
       octokit.log.info(
-        `${requestOptions.method} ${path12} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
+        `${requestOptions.method} ${path13} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
       );
       return response;
     }).catch((error64) => {
       const requestId = error64.response?.headers["x-github-request-id"] || "UNKNOWN";
       octokit.log.error(
-        `${requestOptions.method} ${path12} - ${error64.status} with id ${requestId} in ${Date.now() - start}ms`
+        `${requestOptions.method} ${path13} - ${error64.status} with id ${requestId} in ${Date.now() - start}ms`
       );
       throw error64;
     });
@@ -60948,8 +60948,8 @@ var WriteQueue = class {
 function isContentWrite(method, url2) {
   const m = method.toUpperCase();
   if (m === "GET" || m === "HEAD" || m === "OPTIONS") return false;
-  const path12 = new URL(url2, "http://github.invalid").pathname.replace(/^\/api\/v3(?=\/)/, "");
-  if (m === "POST" && /^\/app\/installations\/[^/]+\/access_tokens$/.test(path12)) return false;
+  const path13 = new URL(url2, "http://github.invalid").pathname.replace(/^\/api\/v3(?=\/)/, "");
+  if (m === "POST" && /^\/app\/installations\/[^/]+\/access_tokens$/.test(path13)) return false;
   return true;
 }
 var shared;
@@ -62888,11 +62888,11 @@ var EVENT_RUN_TRIGGERS = /* @__PURE__ */ new Set(["workflow_dispatch", "workflow
 var ANALYSIS_RUN_TRIGGERS = /* @__PURE__ */ new Set(["schedule", "workflow_dispatch"]);
 function trustedRun(run2, workflows, triggers = EVENT_RUN_TRIGGERS) {
   if (run2.path === null || !triggers.has(run2.event)) return false;
-  const path12 = run2.path.replace(/^\.\//, "").split("@")[0];
-  const file2 = path12.slice(path12.lastIndexOf("/") + 1);
+  const path13 = run2.path.replace(/^\.\//, "").split("@")[0];
+  const file2 = path13.slice(path13.lastIndexOf("/") + 1);
   return workflows.some((w) => {
     const want = w.replace(/^\.\//, "");
-    return want.includes("/") ? want === path12 : want === file2;
+    return want.includes("/") ? want === path13 : want === file2;
   });
 }
 function either(names) {
@@ -64076,9 +64076,9 @@ function renderStatusComment(view) {
       ].join("\n");
   }
 }
-function missingWorkflow(path12) {
+function missingWorkflow(path13) {
   return [
-    `The workflow \`${path12}\` is not on the default branch. Add it: copy the example`,
+    `The workflow \`${path13}\` is not on the default branch. Add it: copy the example`,
     "`.github/workflows/switchyard-execute.yml` shipped with Switchyard, or start from this trigger:",
     "",
     "```yaml",
@@ -68911,13 +68911,13 @@ var logOutputSync = ({ serializedResult, fdNumber, state, verboseInfo, encoding,
   }
 };
 var writeToFiles = (serializedResult, stdioItems, outputFiles) => {
-  for (const { path: path12, append } of stdioItems.filter(({ type }) => FILE_TYPES.has(type))) {
-    const pathString = typeof path12 === "string" ? path12 : path12.toString();
+  for (const { path: path13, append } of stdioItems.filter(({ type }) => FILE_TYPES.has(type))) {
+    const pathString = typeof path13 === "string" ? path13 : path13.toString();
     if (append || outputFiles.has(pathString)) {
-      appendFileSync2(path12, serializedResult);
+      appendFileSync2(path13, serializedResult);
     } else {
       outputFiles.add(pathString);
-      writeFileSync(path12, serializedResult);
+      writeFileSync(path13, serializedResult);
     }
   }
 };
@@ -72377,13 +72377,13 @@ function parseNumstat(output2) {
     const token = tokens[i3];
     const match = /^(-|\d+)\t(-|\d+)\t(.*)$/s.exec(token);
     if (!match) continue;
-    let path12 = match[3];
-    if (path12 === "") {
+    let path13 = match[3];
+    if (path13 === "") {
       i3 += 2;
-      path12 = tokens[i3];
+      path13 = tokens[i3];
     }
     const binary = match[1] === "-";
-    stats.set(path12, {
+    stats.set(path13, {
       binary,
       additions: binary ? 0 : Number(match[1]),
       deletions: binary ? 0 : Number(match[2])
@@ -72932,10 +72932,29 @@ var ExecuteRun = class {
   }
 };
 
+// src/runner/bundle-dir.ts
+import { mkdir as mkdir3, writeFile as writeFile3 } from "node:fs/promises";
+import path6 from "node:path";
+async function bundleParts(git, patch) {
+  const blobs = /* @__PURE__ */ new Map();
+  if (patch === null) return { patch: null, diff: new Uint8Array(), blobs };
+  const reader = new GitBlobReader(git);
+  for (const sha of neededBlobs(patch)) blobs.set(sha, await reader.readBlob(sha));
+  const { diff, ...manifest } = patch;
+  return { patch: manifest, diff, blobs };
+}
+async function writeBundleDir(dir, files) {
+  for (const [name, bytes] of files) {
+    const file2 = path6.join(dir, ...name.split("/"));
+    await mkdir3(path6.dirname(file2), { recursive: true });
+    await writeFile3(file2, bytes);
+  }
+}
+
 // src/action/job-context.ts
 import { readFile as readFile2 } from "node:fs/promises";
 import os5 from "node:os";
-import path6 from "node:path";
+import path7 from "node:path";
 var DEFAULT_SERVER_URL = "https://github.com";
 var DEFAULT_HINT = "run Switchyard as a step of a GitHub Actions job";
 var POSITIVE_INT = /^[1-9]\d*$/;
@@ -73021,7 +73040,7 @@ async function readJobContext(env, options) {
     repo,
     workspace,
     tempDir: env.RUNNER_TEMP || // Beside the checkout, not in it: nothing Switchyard writes may end up in a patch.
-    (workspace !== null ? path6.join(workspace, "..", "_switchyard_tmp") : os5.tmpdir()),
+    (workspace !== null ? path7.join(workspace, "..", "_switchyard_tmp") : os5.tmpdir()),
     serverUrl,
     run: run2,
     runKey: run2 === null ? null : `${run2.id}-${run2.attempt}`,
@@ -73133,8 +73152,8 @@ async function executeMode(inputs, env, deps = {}) {
   }
   for (const secret of secrets) setSecret(secret);
   const runId = ctx.runKey ?? ulid3();
-  const outDir = path7.join(ctx.tempDir, "switchyard", runId);
-  await mkdir3(outDir, { recursive: true });
+  const outDir = path8.join(ctx.tempDir, "switchyard", runId);
+  await mkdir4(outDir, { recursive: true });
   const eventLines = [];
   const events = new EventLogWriter({ write: (line) => void eventLines.push(line) }, { now: Date.now });
   await events.append({ type: "route_decided", task_key: task.key, run_id: runId, decision });
@@ -73215,16 +73234,16 @@ async function executeMode(inputs, env, deps = {}) {
     });
   }
   if (runRef !== null) {
-    const bundleDir = path7.join(outDir, "patch-bundle");
+    const bundleDir = path8.join(outDir, "patch-bundle");
     await writeBundle(bundleDir, git, task, final, runRef);
     setOutput("artifact-path", bundleDir);
     info(`The patch bundle is in ${bundleDir}; upload it as the ${PATCH_ARTIFACT_NAME} artifact.`);
   }
-  const resultPath = path7.join(outDir, "result.json");
-  await writeFile3(resultPath, JSON.stringify(final, null, 2) + "\n");
-  const eventsPath = path7.join(outDir, "events.jsonl");
-  await writeFile3(eventsPath, eventLines.join(""));
-  await writeFile3(path7.join(outDir, "report.md"), report2);
+  const resultPath = path8.join(outDir, "result.json");
+  await writeFile4(resultPath, JSON.stringify(final, null, 2) + "\n");
+  const eventsPath = path8.join(outDir, "events.jsonl");
+  await writeFile4(eventsPath, eventLines.join(""));
+  await writeFile4(path8.join(outDir, "report.md"), report2);
   if (env.GITHUB_STEP_SUMMARY) await summary.addRaw(report2).write();
   else info("No job summary: this runner does not set GITHUB_STEP_SUMMARY; the report is in report.md.");
   setOutput("conclusion", final.outcome);
@@ -73247,11 +73266,8 @@ function workflowRun(ctx) {
   return ctx.run;
 }
 async function writeBundle(dir, git, task, result, run2) {
-  const patch = result.outcome === "success" ? await capturePatch(git, result.base_sha) : null;
-  const reader = new GitBlobReader(git);
-  const blobs = /* @__PURE__ */ new Map();
-  for (const sha of patch === null ? [] : neededBlobs(patch)) blobs.set(sha, await reader.readBlob(sha));
-  const { diff = new Uint8Array(), ...manifestPatch } = patch ?? {};
+  const captured = result.outcome === "success" ? await capturePatch(git, result.base_sha) : null;
+  const { patch, diff, blobs } = await bundleParts(git, captured);
   const files = bundleFiles({
     manifest: {
       version: BUNDLE_VERSION,
@@ -73260,16 +73276,12 @@ async function writeBundle(dir, git, task, result, run2) {
       run_attempt: run2.attempt,
       base_sha: result.base_sha,
       result,
-      patch: patch === null ? null : manifestPatch
+      patch
     },
     diff,
     blobs
   });
-  for (const [name, bytes] of files) {
-    const file2 = path7.join(dir, ...name.split("/"));
-    await mkdir3(path7.dirname(file2), { recursive: true });
-    await writeFile3(file2, bytes);
-  }
+  await writeBundleDir(dir, files);
 }
 async function reportOutcome(octokit, o2) {
   const { ctx, task, result } = o2;
@@ -74416,12 +74428,12 @@ var notFailed = ({ event }) => {
   };
 };
 var ownWorkflow = ({ event, config: config2, identity: identity3 }) => {
-  const path12 = event.workflow_path === void 0 ? void 0 : workflowPath(event.workflow_path);
-  if (path12 !== void 0 && path12 === workflowPath(config2.execution.workflow)) {
-    return { reason: `${path12} is Switchyard's own execute workflow (execution.workflow)` };
+  const path13 = event.workflow_path === void 0 ? void 0 : workflowPath(event.workflow_path);
+  if (path13 !== void 0 && path13 === workflowPath(config2.execution.workflow)) {
+    return { reason: `${path13} is Switchyard's own execute workflow (execution.workflow)` };
   }
-  if (path12 !== void 0 && path12 === workflowPath(config2.recovery.workflow)) {
-    return { reason: `${path12} is Switchyard's own recover workflow (recovery.workflow)` };
+  if (path13 !== void 0 && path13 === workflowPath(config2.recovery.workflow)) {
+    return { reason: `${path13} is Switchyard's own recover workflow (recovery.workflow)` };
   }
   if (event.app_slug && identity3.app_slug && sameName(event.app_slug, identity3.app_slug)) {
     return { reason: `the check suite belongs to Switchyard's own app (${identity3.app_slug})` };
@@ -74563,12 +74575,12 @@ function context(input2) {
 function watchMatches(entry, event) {
   if (event.workflow_name !== void 0 && entry === event.workflow_name) return true;
   if (event.workflow_path === void 0) return false;
-  const path12 = workflowPath(event.workflow_path);
-  if (entry.includes("/")) return workflowPath(entry) === path12;
-  return path12.slice(path12.lastIndexOf("/") + 1) === entry;
+  const path13 = workflowPath(event.workflow_path);
+  if (entry.includes("/")) return workflowPath(entry) === path13;
+  return path13.slice(path13.lastIndexOf("/") + 1) === entry;
 }
-function workflowPath(path12) {
-  return path12.replace(/^\.\//, "").split("@")[0];
+function workflowPath(path13) {
+  return path13.replace(/^\.\//, "").split("@")[0];
 }
 function sameName(a2, b) {
   return a2.toLowerCase() === b.toLowerCase();
@@ -77127,7 +77139,7 @@ async function sameShaHistory(octokit, input2) {
     }
   }
   if (i3.workflow_path === void 0) return { history: {}, note: null, gap: null };
-  const path12 = bare(i3.workflow_path);
+  const path13 = bare(i3.workflow_path);
   try {
     const { data } = await octokit.request("GET /repos/{owner}/{repo}/actions/runs", {
       owner: i3.owner,
@@ -77140,20 +77152,20 @@ async function sameShaHistory(octokit, input2) {
     if (!runs.success)
       return { history: {}, note: null, gap: "the runs of the same commit could not be read" };
     const other = runs.data.workflow_runs.find(
-      (r) => r.id !== i3.run_id && r.conclusion === "success" && r.path != null && bare(r.path) === path12
+      (r) => r.id !== i3.run_id && r.conclusion === "success" && r.path != null && bare(r.path) === path13
     );
     if (other === void 0) return { history: {}, note: null, gap: null };
     return {
       history: { sameShaPassed: true },
-      note: `run ${other.id} of ${path12} passed on ${short4}, the commit this run failed on`,
+      note: `run ${other.id} of ${path13} passed on ${short4}, the commit this run failed on`,
       gap: null
     };
   } catch (error64) {
     return { history: {}, note: null, gap: `the runs of ${short4}: ${apiErrorText(error64)}` };
   }
 }
-function bare(path12) {
-  return path12.replace(/^\.\//, "").split("@")[0];
+function bare(path13) {
+  return path13.replace(/^\.\//, "").split("@")[0];
 }
 
 // src/github/recovery-plan.ts
@@ -77525,8 +77537,8 @@ function awaitedRerun(state, head) {
   const m = /^(\d+):(\d+)$/.exec(state.seen_ci.at(-1) ?? "");
   return m ? { run_id: Number(m[1]), attempt: Number(m[2]) } : null;
 }
-function barePath(path12) {
-  return path12.replace(/^\.\//, "").split("@")[0];
+function barePath(path13) {
+  return path13.replace(/^\.\//, "").split("@")[0];
 }
 
 // src/github/recovery-steps.ts
@@ -78159,8 +78171,8 @@ async function report(event, env, outcome, crash = null) {
 }
 
 // src/action/analyze.ts
-import { mkdir as mkdir4, writeFile as writeFile4 } from "node:fs/promises";
-import path9 from "node:path";
+import { mkdir as mkdir5, writeFile as writeFile5 } from "node:fs/promises";
+import path10 from "node:path";
 
 // src/core/analysis/dashboard.ts
 var DASHBOARD_MARKER = "<!-- switchyard:dashboard -->";
@@ -79821,7 +79833,7 @@ function compare5(a2, b) {
 // src/runner/read-event-logs.ts
 import { createReadStream as createReadStream2 } from "node:fs";
 import { readdir as readdir4, stat as stat5 } from "node:fs/promises";
-import path8 from "node:path";
+import path9 from "node:path";
 var SKIPPED_DIRS = /* @__PURE__ */ new Set([".git", "node_modules"]);
 async function findEventLogs(paths, cwd = process.cwd()) {
   const files = [];
@@ -79834,7 +79846,7 @@ async function findEventLogs(paths, cwd = process.cwd()) {
     }
   };
   for (const given of paths) {
-    const full = path8.resolve(cwd, given);
+    const full = path9.resolve(cwd, given);
     let info2;
     try {
       info2 = await stat5(full);
@@ -79868,7 +79880,7 @@ async function walkFiles(dir, keep, add, problems) {
   }
   entries.sort((a2, b) => a2.name < b.name ? -1 : a2.name > b.name ? 1 : 0);
   for (const entry of entries) {
-    const full = path8.join(dir, entry.name);
+    const full = path9.join(dir, entry.name);
     if (entry.isDirectory()) {
       if (!SKIPPED_DIRS.has(entry.name)) await walkFiles(full, keep, add, problems);
     } else if (entry.isFile() && keep(entry.name)) {
@@ -80835,7 +80847,7 @@ async function readFromFiles(paths, ctx, now, windowMs) {
     accumulator.add(event);
     last = newest(last, event);
   });
-  const shown = (file2) => path9.relative(ctx.workspace, file2) || ".";
+  const shown = (file2) => path10.relative(ctx.workspace, file2) || ".";
   const unread = [
     ...found.problems.map((p) => `${p.path}: not read (${p.error})`),
     ...stats.unreadable.map((u2) => `${shown(u2.file)}: not read (${u2.error})`)
@@ -80972,13 +80984,13 @@ async function analyzeMode(options, env, deps = {}) {
   const dashboardText = renderDashboard(metrics2, { title: analysis.dashboard_title });
   const report2 = `${dashboardText}
 ${renderAlertsSection(plan.evaluations, alertIssues)}`;
-  const outDir = path9.join(ctx.tempDir, "switchyard", `analyze-${ctx.runKey ?? "local"}`);
-  const metricsPath = path9.join(outDir, "metrics.json");
-  const reportPath = path9.join(outDir, "report.md");
+  const outDir = path10.join(ctx.tempDir, "switchyard", `analyze-${ctx.runKey ?? "local"}`);
+  const metricsPath = path10.join(outDir, "metrics.json");
+  const reportPath = path10.join(outDir, "report.md");
   try {
-    await mkdir4(outDir, { recursive: true });
-    await writeFile4(metricsPath, JSON.stringify(metrics2, null, 2) + "\n");
-    await writeFile4(reportPath, report2);
+    await mkdir5(outDir, { recursive: true });
+    await writeFile5(metricsPath, JSON.stringify(metrics2, null, 2) + "\n");
+    await writeFile5(reportPath, report2);
   } catch (error64) {
     throw new SwitchyardError(`cannot write the analysis to ${outDir}: ${describeError(error64)}`);
   }
@@ -81065,8 +81077,7 @@ ${renderAlertsSection(plan.evaluations, alertIssues)}`;
 }
 
 // src/action/recover.ts
-import { mkdir as mkdir6, writeFile as writeFile6 } from "node:fs/promises";
-import path11 from "node:path";
+import path12 from "node:path";
 
 // src/core/recovery/fix-bundle.ts
 var FIX_BUNDLE_VERSION = 1;
@@ -81099,7 +81110,7 @@ var FixBundleManifestSchema = external_exports.strictObject({
   fixers: external_exports.array(FixerRecordSchema).max(MAX_FIXERS),
   patch: PatchManifestSchema.nullable()
 }).superRefine((m, ctx) => {
-  const problem = (message, path12) => ctx.addIssue({ code: "custom", message, path: path12 });
+  const problem = (message, path13) => ctx.addIssue({ code: "custom", message, path: path13 });
   if (m.result === "fixed" !== (m.patch !== null)) {
     problem(m.patch === null ? "a fixed result needs its patch" : `a result of ${m.result} has no patch`, [
       "patch"
@@ -81326,8 +81337,8 @@ async function deliverFix(input2) {
 }
 
 // src/runner/recover-fix.ts
-import { mkdir as mkdir5, writeFile as writeFile5 } from "node:fs/promises";
-import path10 from "node:path";
+import { mkdir as mkdir6, writeFile as writeFile6 } from "node:fs/promises";
+import path11 from "node:path";
 var PROMPT_EVIDENCE_CHARS = 48 * 1024;
 var MAX_REASON_CHARS4 = 2e3;
 var FIXER_CAPTURE = { head: 2 * 1024, tail: 8 * 1024 };
@@ -81385,7 +81396,7 @@ async function runRecoveryFix(input2) {
       `the checkout at ${git.dir} is at ${head.sha.slice(0, 12)}, not at the failing commit ${context2.head_sha.slice(0, 12)}; check out the failing head (actions/checkout with ref: <head sha>)`
     );
   }
-  if (path10.resolve(input2.tempDir).startsWith(path10.resolve(git.dir) + path10.sep)) {
+  if (path11.resolve(input2.tempDir).startsWith(path11.resolve(git.dir) + path11.sep)) {
     throw new InputError(
       `the temporary directory ${input2.tempDir} is inside the checkout, where the evidence would end up in the patch`
     );
@@ -81545,10 +81556,10 @@ async function changedPaths(git, from, to) {
   return r.stdout.split("\0").filter(Boolean);
 }
 async function runAi(input2, tool, context2, config2, git, evidence, classification) {
-  const dir = path10.join(input2.tempDir, "switchyard-recovery");
-  await mkdir5(dir, { recursive: true });
-  const evidenceFile = path10.join(dir, `evidence-${context2.run_id}-${context2.attempt}.md`);
-  await writeFile5(evidenceFile, renderEvidence(evidence, classification ? { classification } : {}), {
+  const dir = path11.join(input2.tempDir, "switchyard-recovery");
+  await mkdir6(dir, { recursive: true });
+  const evidenceFile = path11.join(dir, `evidence-${context2.run_id}-${context2.attempt}.md`);
+  await writeFile6(evidenceFile, renderEvidence(evidence, classification ? { classification } : {}), {
     mode: 384
   });
   const prompt = buildRecoveryPrompt({ context: context2, config: config2, evidence, classification, evidenceFile });
@@ -81913,7 +81924,7 @@ async function fromDispatch(dispatch, s, deliver) {
     deliver: deliver === "commit"
   });
   if (deliver === "artifact") {
-    const dir = path11.join(ctx.tempDir, "switchyard-fix");
+    const dir = path12.join(ctx.tempDir, "switchyard-fix");
     await writeFixBundle(dir, ctx, dispatch, rung.fix);
     info(`The fix bundle is in ${dir}; upload it as the ${FIX_ARTIFACT_NAME} artifact.`);
     return {
@@ -82098,13 +82109,10 @@ function renderSummary(key2, rungs, recorded, skipped) {
 }
 async function writeFixBundle(dir, ctx, dispatch, fix) {
   if (fix.result === "cancelled") return;
-  const patch = fix.result === "fixed" ? fix.patch : null;
-  const blobs = /* @__PURE__ */ new Map();
-  if (patch !== null) {
-    const reader = new GitBlobReader(new GitCommandManager(ctx.workspace));
-    for (const sha of neededBlobs(patch)) blobs.set(sha, await reader.readBlob(sha));
-  }
-  const { diff = new Uint8Array(), ...manifestPatch } = patch ?? {};
+  const parts = await bundleParts(
+    new GitCommandManager(ctx.workspace),
+    fix.result === "fixed" ? fix.patch : null
+  );
   const files = fixBundleFiles({
     manifest: {
       version: FIX_BUNDLE_VERSION,
@@ -82120,16 +82128,12 @@ async function writeFixBundle(dir, ctx, dispatch, fix) {
       result: fix.result,
       reason: fix.reason.slice(0, 2e3) || fix.result,
       fixers: fix.fixers.map((f) => ({ ...f, reason: f.reason.slice(0, 2e3) })),
-      patch: patch === null ? null : manifestPatch
+      patch: parts.patch
     },
-    diff,
-    blobs
+    diff: parts.diff,
+    blobs: parts.blobs
   });
-  for (const [name, bytes] of files) {
-    const file2 = path11.join(dir, ...name.split("/"));
-    await mkdir6(path11.dirname(file2), { recursive: true });
-    await writeFile6(file2, bytes);
-  }
+  await writeBundleDir(dir, files);
 }
 
 // src/action/main.ts

@@ -7,8 +7,7 @@ import { loadConfig } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import { InputError, SwitchyardError } from "../core/errors.js";
 import { EventLogWriter } from "../core/events/log.js";
-import { BUNDLE_VERSION, bundleFiles, neededBlobs, PATCH_ARTIFACT_NAME } from "../core/execution/bundle.js";
-import type { PatchManifest } from "../core/execution/commit-port.js";
+import { BUNDLE_VERSION, bundleFiles, PATCH_ARTIFACT_NAME } from "../core/execution/bundle.js";
 import { checkConclusion, jobShouldFail } from "../core/execution/outcome.js";
 import { renderExecutionLine, renderExecutionReport } from "../core/execution/report.js";
 import type { ExecutionResult } from "../core/execution/schema.js";
@@ -23,6 +22,7 @@ import { createOctokit, type CreateOctokitOptions, type SwitchyardOctokitClient 
 import { upsertDraftPullRequest } from "../github/pull-request.js";
 import { GITHUB_ACTIONS_APP_ID, readTaskState, reportTaskOutcome } from "../github/task-outcome.js";
 import { executeTask, type ProgressEvent } from "../runner/execute.js";
+import { bundleParts, writeBundleDir } from "../runner/bundle-dir.js";
 import { GitCommandManager } from "../runner/git.js";
 import { capturePatch, GitBlobReader } from "../runner/patch.js";
 import { toolSecrets } from "../runner/tool-env.js";
@@ -322,11 +322,8 @@ async function writeBundle(
   result: ExecutionResult,
   run: WorkflowRunRef,
 ): Promise<void> {
-  const patch = result.outcome === "success" ? await capturePatch(git, result.base_sha) : null;
-  const reader = new GitBlobReader(git);
-  const blobs = new Map<string, Uint8Array>();
-  for (const sha of patch === null ? [] : neededBlobs(patch)) blobs.set(sha, await reader.readBlob(sha));
-  const { diff = new Uint8Array(), ...manifestPatch } = patch ?? {};
+  const captured = result.outcome === "success" ? await capturePatch(git, result.base_sha) : null;
+  const { patch, diff, blobs } = await bundleParts(git, captured);
   const files = bundleFiles({
     manifest: {
       version: BUNDLE_VERSION,
@@ -335,16 +332,12 @@ async function writeBundle(
       run_attempt: run.attempt,
       base_sha: result.base_sha,
       result,
-      patch: patch === null ? null : (manifestPatch as PatchManifest),
+      patch,
     },
     diff,
     blobs,
   });
-  for (const [name, bytes] of files) {
-    const file = path.join(dir, ...name.split("/"));
-    await mkdir(path.dirname(file), { recursive: true });
-    await writeFile(file, bytes);
-  }
+  await writeBundleDir(dir, files);
 }
 
 /** The Action-only setup's label and status comment for the task's outcome (commit mode). */

@@ -1,13 +1,10 @@
 import * as core from "@actions/core";
-import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { ulid } from "ulid";
 import { z } from "zod";
 import { loadRepoConfig } from "../app/repo-config.js";
 import { REPO_CONFIG_PATH } from "../config/load.js";
 import type { Config } from "../config/schema.js";
-import { neededBlobs } from "../core/execution/bundle.js";
-import type { PatchManifest } from "../core/execution/commit-port.js";
 import { InputError } from "../core/errors.js";
 import { FIX_ARTIFACT_NAME, FIX_BUNDLE_VERSION, fixBundleFiles } from "../core/recovery/fix-bundle.js";
 import { classify } from "../core/recovery/classify.js";
@@ -34,6 +31,7 @@ import {
   type RecoveryOutcome,
   type StateAuthor,
 } from "../github/recovery-flow.js";
+import { bundleParts, writeBundleDir } from "../runner/bundle-dir.js";
 import { GitCommandManager } from "../runner/git.js";
 import { GitBlobReader } from "../runner/patch.js";
 import {
@@ -661,13 +659,10 @@ async function writeFixBundle(
   fix: RecoveryFixResult,
 ): Promise<void> {
   if (fix.result === "cancelled") return;
-  const patch = fix.result === "fixed" ? fix.patch : null;
-  const blobs = new Map<string, Uint8Array>();
-  if (patch !== null) {
-    const reader = new GitBlobReader(new GitCommandManager(ctx.workspace));
-    for (const sha of neededBlobs(patch)) blobs.set(sha, await reader.readBlob(sha));
-  }
-  const { diff = new Uint8Array(), ...manifestPatch } = patch ?? {};
+  const parts = await bundleParts(
+    new GitCommandManager(ctx.workspace),
+    fix.result === "fixed" ? fix.patch : null,
+  );
   const files = fixBundleFiles({
     manifest: {
       version: FIX_BUNDLE_VERSION,
@@ -683,14 +678,10 @@ async function writeFixBundle(
       result: fix.result,
       reason: fix.reason.slice(0, 2000) || fix.result,
       fixers: fix.fixers.map((f) => ({ ...f, reason: f.reason.slice(0, 2000) })),
-      patch: patch === null ? null : (manifestPatch as PatchManifest),
+      patch: parts.patch,
     },
-    diff,
-    blobs,
+    diff: parts.diff,
+    blobs: parts.blobs,
   });
-  for (const [name, bytes] of files) {
-    const file = path.join(dir, ...name.split("/"));
-    await mkdir(path.dirname(file), { recursive: true });
-    await writeFile(file, bytes);
-  }
+  await writeBundleDir(dir, files);
 }
